@@ -1,0 +1,13 @@
+"""Benchmarks: scripts that print figures (`smallville bench NAME [--json]`), never timed tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def run_bench(name: str, quick: bool = False) -> dict[str, Any]:
+    if name == "world":
+        from smallville.bench.world import bench_world
+
+        return bench_world(quick=quick)
+    raise ValueError(f"unknown benchmark {name!r}")

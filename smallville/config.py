@@ -1,0 +1,102 @@
+"""Settings: what a run is made of (town files, seed, tick length, checkpoint cadence).
+
+Owns the settings schema and where values come from, in increasing priority: defaults, a TOML file
+(`--config FILE`, or `smallville.toml` in the working directory), then command-line flags. Errors
+name the file and the key (`sim.tick_seconds: ...`). Paths in settings are relative to the working
+directory if they exist there, else to the project root (so the bundled town works from anywhere).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from smallville.core.clock import DEFAULT_START
+from smallville.errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = "smallville.toml"
+
+
+class SimSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    seed: int = 0
+    tick_seconds: int = Field(10, gt=0, le=3600, description="game seconds per tick")
+    start: datetime = DEFAULT_START
+    checkpoint_minutes: int = Field(60, gt=0, description="game minutes between checkpoints")
+
+    @field_validator("tick_seconds")
+    @classmethod
+    def _divides_day(cls, value: int) -> int:
+        if 86_400 % value:
+            raise ValueError("must divide a day (86400 s) evenly")
+        return value
+
+
+class TownSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    map: str = "maps/the_ville/the_ville.tmx"
+    residents: str = "maps/the_ville/residents.toml"
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sim: SimSettings = Field(default_factory=SimSettings)
+    town: TownSettings = Field(default_factory=TownSettings)
+
+
+def resolve_path(value: str) -> Path:
+    path = Path(value).expanduser()
+    if path.is_absolute() or path.exists():
+        return path
+    return PROJECT_ROOT / path
+
+
+def _errors(exc: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def load_settings(path: Path | None = None, overrides: dict[str, Any] | None = None) -> Settings:
+    """Settings from defaults, then the TOML file, then `overrides` (nested dicts, e.g. from flags)."""
+    data: dict[str, Any] = {}
+    source = "settings"
+    if path is None and Path(DEFAULT_CONFIG).is_file():
+        path = Path(DEFAULT_CONFIG)
+    if path is not None:
+        source = str(path)
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: config file not found") from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    data = _merge(data, overrides or {})
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"{source}: {_errors(exc)}") from None
+
+
+def settings_from_manifest(raw: Any, where: Path) -> Settings:
+    """The settings a save was made with (checked like a config file)."""
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"{where}: settings: {_errors(exc)}") from None

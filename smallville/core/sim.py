@@ -1,0 +1,179 @@
+"""The simulation: residents in the town, advanced one tick at a time, emitting events.
+
+Owns `Simulation.step()` and the full state a checkpoint holds. It is pure given its inputs: no wall
+clock, no global randomness, no I/O; residents act in the fixed order of the residents file, so the
+same seed always gives the same events. Walking costs one tile per tick and needs no decision; a mind
+is consulted only when a resident's activity ends.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+from typing import Any, Protocol
+
+from smallville.core.clock import Clock
+from smallville.core.events import Act, ClockMark, Event, ObjectState, Spawned, Walk
+from smallville.core.rng import Streams
+from smallville.core.routine import Activity, RoutineMind
+from smallville.world.objects import IDLE, ObjectStates
+from smallville.world.paths import NoPath, PathFinder
+from smallville.world.residents import Resident
+from smallville.world.spatial import Occupancy
+from smallville.world.town import Arena, Town
+
+log = logging.getLogger(__name__)
+Tile = tuple[int, int]
+
+
+class Mind(Protocol):
+    def decide(self, who: str, tick: int) -> Activity: ...
+    def bind(self, rng_for: Any) -> None: ...
+    def state(self) -> dict[str, Any]: ...
+    def load_state(self, state: dict[str, Any]) -> None: ...
+
+
+@dataclass
+class AgentState:
+    name: str
+    x: int
+    y: int
+    action: str = ""
+    at: str = ""
+    emoji: str = ""
+    until: int = 0
+    walk_start: int = 0
+    path: tuple[Tile, ...] = ()
+    using: str = ""  # the object whose state this resident set, released when the activity ends
+
+
+class Simulation:
+    def __init__(self, town: Town, residents: list[Resident], *, seed: int, clock: Clock | None = None,
+                 mind: Mind | None = None):
+        self.town = town
+        self.residents = residents
+        self.clock = clock or Clock()
+        self.seed = seed
+        self.tick = 0
+        self.streams = Streams(seed)
+        self.mind: Mind = mind or RoutineMind(town, self.clock, residents)
+        self.mind.bind(self.streams.get)
+        self.pathfinder = PathFinder(town.walkable_grid)
+        self.objects = ObjectStates()
+        self.occupancy = Occupancy(town)
+        self.agents: list[AgentState] = []
+        self._by_name: dict[str, AgentState] = {}
+        self.fallbacks: dict[str, int] = {}
+        for r in residents:
+            self._add(AgentState(r.name, r.spawn[0], r.spawn[1]))
+        homes = {r.name: town.arena(*r.home).address for r in residents}
+        self._pending: list[Event] = [Spawned(0, a.name, a.x, a.y, homes[a.name]) for a in self.agents]
+
+    def _add(self, agent: AgentState) -> None:
+        self.agents.append(agent)
+        self._by_name[agent.name] = agent
+        self.occupancy.place(agent.name, (agent.x, agent.y))
+
+    # -- stepping -----------------------------------------------------------------------------------
+
+    def step(self) -> list[Event]:
+        """Advance one tick; return what happened during it, in a fixed order."""
+        t = self.tick
+        events, self._pending = self._pending, []
+        if (t * self.clock.tick_seconds) % 60 == 0:
+            events.append(ClockMark(t))
+        occupancy = self.occupancy
+        for a in self.agents:
+            if a.path:
+                i = t - a.walk_start
+                x, y = a.path[i] if i < len(a.path) else a.path[-1]
+                if x != a.x or y != a.y:
+                    a.x, a.y = x, y
+                    occupancy.place(a.name, (x, y))
+                if i >= len(a.path) - 1:
+                    a.path = ()
+            if t >= a.until:
+                self._start(a, self.mind.decide(a.name, t), t, events)
+        self.tick = t + 1
+        return events
+
+    def _start(self, a: AgentState, act: Activity, t: int, events: list[Event]) -> None:
+        if a.using:
+            if self.objects.set(a.using, IDLE):
+                events.append(ObjectState(t, a.using, IDLE))
+            a.using = ""
+        a.action, a.at, a.emoji, a.until = act.action, act.address, act.emoji, act.until
+        events.append(Act(t, a.name, act.action, act.address, act.emoji, act.until))
+        target = self._target(a, act.address)
+        if target != (a.x, a.y):
+            try:
+                path = self.pathfinder.path((a.x, a.y), target)
+            except NoPath as exc:
+                self._fallback("no_path", f"{a.name} stays put: {exc}")
+                path = [(a.x, a.y)]
+            if len(path) > 1:
+                a.path, a.walk_start = tuple(path), t
+                events.append(Walk(t, a.name, act.address, a.path))
+        if not isinstance(self.town.lookup(act.address), Arena) and self.objects.set(act.address, act.action):
+            a.using = act.address
+            events.append(ObjectState(t, act.address, act.action))
+
+    def _target(self, a: AgentState, address: str) -> Tile:
+        """A tile of the address to stand on: stay if already there, else a random one of its tiles."""
+        try:
+            tiles = self.town.tiles_of(address)
+        except KeyError:
+            self._fallback("unknown_address", f"{a.name} was sent to unknown {address!r}")
+            return (a.x, a.y)
+        if (a.x, a.y) in tiles:
+            return (a.x, a.y)
+        return tiles[self.streams.get(f"walk:{a.name}").randrange(len(tiles))]
+
+    def _fallback(self, kind: str, message: str) -> None:
+        self.fallbacks[kind] = self.fallbacks.get(kind, 0) + 1
+        log.warning("fallback %s: %s", kind, message)
+
+    # -- queries --------------------------------------------------------------------------------------
+
+    def agent(self, name: str) -> AgentState:
+        return self._by_name[name]
+
+    def near(self, name: str, radius: int) -> list[str]:
+        """Residents within `radius` of `name`, in the same arena, nearest first."""
+        a = self.agent(name)
+        return self.occupancy.near((a.x, a.y), radius, exclude=name)
+
+    # -- checkpoints ----------------------------------------------------------------------------------
+
+    def state(self) -> dict[str, Any]:
+        """Everything needed to continue exactly from this tick, as JSON-safe data."""
+        return {
+            "tick": self.tick,
+            "seed": self.seed,
+            "rng": self.streams.state(),
+            "objects": self.objects.state(),
+            "agents": [asdict(a) for a in self.agents],
+            "mind": self.mind.state(),
+            "pending": [p.who for p in self._pending if isinstance(p, Spawned)],
+            "fallbacks": dict(sorted(self.fallbacks.items())),
+        }
+
+    @classmethod
+    def from_state(cls, town: Town, residents: list[Resident], state: dict[str, Any], *,
+                   clock: Clock | None = None, mind: Mind | None = None) -> Simulation:
+        sim = cls(town, residents, seed=int(state["seed"]), clock=clock, mind=mind)
+        sim.tick = int(state["tick"])
+        sim.streams = Streams.from_state(state["rng"])
+        sim.mind.bind(sim.streams.get)
+        sim.mind.load_state(state["mind"])
+        sim.objects = ObjectStates(state["objects"])
+        sim.occupancy = Occupancy(town)
+        sim.agents, sim._by_name = [], {}
+        for raw in state["agents"]:
+            raw = dict(raw)
+            raw["path"] = tuple(tuple(p) for p in raw["path"])
+            sim._add(AgentState(**raw))
+        pending = set(state.get("pending", []))
+        sim._pending = [p for p in sim._pending if isinstance(p, Spawned) and p.who in pending]
+        sim.fallbacks = dict(state.get("fallbacks", {}))
+        return sim

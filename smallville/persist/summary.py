@@ -1,0 +1,62 @@
+"""A save at a glance: what `smallville inspect` prints.
+
+Owns the summary of a save (residents, ticks covered, events by kind, size, checkpoints, whether the
+run reached its target and whether a crash tore the log's last line), computed from the files only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from smallville.config import settings_from_manifest
+from smallville.core.clock import Clock
+from smallville.persist.save import Save
+
+
+def summarize(save: Save) -> dict[str, Any]:
+    scan = save.read_log()
+    manifest = save.manifest
+    settings = settings_from_manifest(manifest.get("settings"), save.root / "manifest.json")
+    clock = Clock(settings.sim.start, settings.sim.tick_seconds)
+    first, last = scan.first_tick, scan.last_tick
+    checkpoints = save.checkpoint_ticks()
+    target = manifest.get("target_tick")
+    return {
+        "save": str(save.root),
+        "world": manifest.get("world"),
+        "seed": manifest.get("seed"),
+        "schema_version": manifest.get("schema_version"),
+        "residents": list(manifest.get("residents", {}).get("names", [])),
+        "first_tick": first,
+        "last_tick": last,
+        "first_time": clock.label(first) if first is not None else None,
+        "last_time": clock.label(last) if last is not None else None,
+        "target_tick": target,
+        "complete": bool(checkpoints) and target is not None and checkpoints[-1] >= target,
+        "events": dict(sorted(scan.counts.items())),
+        "events_total": len(scan.events),
+        "checkpoints": len(checkpoints),
+        "last_checkpoint_tick": checkpoints[-1] if checkpoints else None,
+        "torn_tail_bytes": scan.torn_tail_bytes,
+        "bytes": save.size_bytes(),
+    }
+
+
+def render(summary: dict[str, Any]) -> str:
+    lines = [
+        f"save        {summary['save']}",
+        f"world       {summary['world']} (seed {summary['seed']}, schema {summary['schema_version']})",
+        f"residents   {len(summary['residents'])}: {', '.join(summary['residents'])}",
+        f"ticks       {summary['first_tick']} .. {summary['last_tick']}"
+        f"  ({summary['first_time']} .. {summary['last_time']})",
+        f"target      tick {summary['target_tick']}  {'complete' if summary['complete'] else 'unfinished'}",
+        f"checkpoints {summary['checkpoints']} (last at tick {summary['last_checkpoint_tick']})",
+        f"events      {summary['events_total']:,}: "
+        + ", ".join(f"{k} {v:,}" for k, v in summary["events"].items()),
+        f"size        {summary['bytes'] / 1e6:.2f} MB",
+    ]
+    if summary["torn_tail_bytes"]:
+        torn = summary["torn_tail_bytes"]
+        lines.append(f"note        a crash tore the log's last line ({torn} bytes); "
+                     "`smallville resume` repairs it")
+    return "\n".join(lines)

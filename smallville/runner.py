@@ -1,0 +1,186 @@
+"""Running a simulation into a save: start a run, resume one, and drive ticks to a target.
+
+Owns the loop between `Simulation.step()` and the save: events are appended every tick, flushed
+every game minute, and fsynced together with a checkpoint every `checkpoint_minutes`. Ctrl-C or
+SIGTERM stops at the next tick boundary with a final checkpoint; a kill -9 loses nothing that
+`resume` cannot redo (see `persist/save.py`). The runner is the only place that looks at the wall
+clock, and only to report speed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from tqdm import tqdm
+
+from smallville import __version__
+from smallville.config import Settings, resolve_path, settings_from_manifest
+from smallville.core.clock import Clock
+from smallville.core.sim import Simulation
+from smallville.errors import SaveError
+from smallville.persist.eventlog import LogWriter, truncate
+from smallville.persist.save import Save
+from smallville.world.residents import Resident, load_residents
+from smallville.world.town import Town, load_town
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Loaded:
+    town: Town
+    residents: list[Resident]
+    clock: Clock
+    residents_sha256: str
+
+
+def load(settings: Settings) -> Loaded:
+    town = load_town(resolve_path(settings.town.map))
+    residents_path = resolve_path(settings.town.residents)
+    residents = load_residents(residents_path, town)
+    clock = Clock(settings.sim.start, settings.sim.tick_seconds)
+    digest = hashlib.sha256(residents_path.read_bytes()).hexdigest()
+    return Loaded(town, residents, clock, digest)
+
+
+def new_run(save_dir: Path, settings: Settings, hours: float) -> tuple[Save, Simulation]:
+    world = load(settings)
+    target = round(hours * world.clock.ticks_per_hour)
+    manifest = {
+        "smallville": __version__,
+        "seed": settings.sim.seed,
+        "settings": settings.model_dump(mode="json"),
+        "world": world.town.world,
+        "map": {"path": settings.town.map, "sha256": world.town.data.sha256},
+        "residents": {"path": settings.town.residents, "sha256": world.residents_sha256,
+                      "names": [r.name for r in world.residents]},
+        "target_tick": target,
+    }
+    save = Save.create(save_dir, manifest)
+    sim = Simulation(world.town, world.residents, seed=settings.sim.seed, clock=world.clock)
+    save.write_checkpoint(0, 0, sim.state())
+    return save, sim
+
+
+def open_for_resume(save_dir: Path) -> tuple[Save, Simulation, int]:
+    """Check a save and rebuild its simulation at the newest checkpoint.
+
+    Returns the save, the simulation and the number of log bytes after the checkpoint that will be
+    simulated again. Nothing is modified until every check has passed.
+    """
+    save = Save.open(save_dir)
+    manifest_path = save.root / "manifest.json"
+    settings = settings_from_manifest(save.manifest.get("settings"), manifest_path)
+    world = load(settings)
+    expected = save.manifest.get("map", {}).get("sha256")
+    if world.town.data.sha256 != expected:
+        raise SaveError(manifest_path, f"the save was made on another map (the map file "
+                                       f"{world.town.data.path} has changed or differs); not resumed")
+    if world.residents_sha256 != save.manifest.get("residents", {}).get("sha256"):
+        raise SaveError(manifest_path, "the residents file has changed since this save was made; not resumed")
+    scan = save.read_log()  # reads everything: corruption anywhere stops us before any change
+    checkpoint = save.latest_checkpoint()
+    cut = int(checkpoint["log_bytes"])
+    if cut > scan.valid_bytes:
+        raise SaveError(save.events_path, f"checkpoint at tick {checkpoint['tick']} expects {cut} bytes of "
+                                          f"events, the log has {scan.valid_bytes}")
+    sim = Simulation.from_state(world.town, world.residents, checkpoint["state"], clock=world.clock)
+    redo = save.events_path.stat().st_size - cut
+    return save, sim, redo
+
+
+def resume_run(save_dir: Path) -> tuple[Save, Simulation]:
+    save, sim, redo = open_for_resume(save_dir)
+    if redo:
+        log.info("resuming at tick %d: %d bytes of events after the checkpoint will be simulated again",
+                 sim.tick, redo)
+        truncate(save.events_path, save.events_path.stat().st_size - redo)
+    return save, sim
+
+
+class _StopFlag:
+    """Turns SIGINT/SIGTERM into a request to stop at the next tick boundary."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._old: dict[int, Any] = {}
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.requested:  # a second Ctrl-C: the user insists
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __enter__(self) -> _StopFlag:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            # Outside the main thread signal() raises ValueError: then there is no handling to install.
+            with contextlib.suppress(ValueError):
+                self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+
+
+def drive(save: Save, sim: Simulation, until_tick: int, *, progress: bool = True,
+          speed: float | None = None) -> dict[str, Any]:
+    """Step until `until_tick` (or a stop request); checkpoint on the way and at the end.
+
+    `speed` caps the pace in game minutes per real second (None: as fast as possible).
+    """
+    settings = settings_from_manifest(save.manifest.get("settings"), save.root / "manifest.json")
+    every = max(1, round(settings.sim.checkpoint_minutes * 60 / sim.clock.tick_seconds))
+    per_minute = max(1, round(60 / sim.clock.tick_seconds))
+    start_tick, events, started = sim.tick, 0, time.perf_counter()
+    writer = LogWriter(save.events_path)
+    bar = tqdm(total=max(0, until_tick - sim.tick), unit="tick", disable=not progress, dynamic_ncols=True,
+               bar_format="{desc} |{bar}| {percentage:3.0f}% {postfix} [{elapsed}<{remaining}]")
+    stopped = False
+    try:
+        with _StopFlag() as stop:
+            while sim.tick < until_tick:
+                batch = sim.step()
+                events += len(batch)
+                writer.append(batch)
+                tick = sim.tick
+                if tick % every == 0 or tick == until_tick:
+                    save.write_checkpoint(tick, writer.sync(), sim.state())
+                elif tick % per_minute == 0:
+                    writer.flush()
+                if speed and tick % per_minute == 0:
+                    ahead = (tick - start_tick) * sim.clock.tick_seconds / 60 / speed \
+                        - (time.perf_counter() - started)
+                    if ahead > 0:
+                        time.sleep(ahead)
+                if tick % 60 == 0 or tick == until_tick:
+                    elapsed = max(time.perf_counter() - started, 1e-9)
+                    game_minutes = (tick - start_tick) * sim.clock.tick_seconds / 60
+                    bar.set_description_str(sim.clock.label(tick))
+                    bar.set_postfix_str(f"{game_minutes / elapsed:,.0f} game-min/s")
+                    bar.update(tick - start_tick - bar.n)
+                if stop.requested:
+                    stopped = True
+                    if tick % every != 0:
+                        save.write_checkpoint(tick, writer.sync(), sim.state())
+                    break
+    finally:
+        writer.close()
+        bar.close()
+    wall = max(time.perf_counter() - started, 1e-9)
+    return {
+        "ticks": sim.tick - start_tick,
+        "events": events,
+        "wall_s": round(wall, 3),
+        "game_minutes_per_s": round((sim.tick - start_tick) * sim.clock.tick_seconds / 60 / wall, 1),
+        "stopped_early": stopped,
+        "tick": sim.tick,
+        "fallbacks": dict(sim.fallbacks),
+    }

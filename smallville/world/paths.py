@@ -1,0 +1,105 @@
+"""Deterministic shortest paths on the walkable grid (4-connected A*).
+
+Owns how residents get from tile to tile. Determinism matters more than elegance here: the open set
+is ordered by (f, h, tile index), so among equally short paths the same one is always chosen, on any
+machine, in any process. The grid is flattened to a list of neighbour tuples once, because Python
+spends most A* time on indexing; a small LRU cache serves the many repeated trips (home <-> work).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from heapq import heappop, heappush
+
+import numpy as np
+
+Tile = tuple[int, int]
+
+
+class NoPath(Exception):
+    """The goal cannot be reached from the start (or one of them is blocked)."""
+
+
+class PathFinder:
+    def __init__(self, walkable: np.ndarray, cache_size: int = 4096):
+        self.height, self.width = walkable.shape
+        w = self.width
+        flat = walkable.ravel().tolist()
+        self._walkable = flat
+        # Neighbours in a fixed order (north, west, east, south): part of the determinism contract.
+        neighbours: list[tuple[int, ...]] = []
+        for i, ok in enumerate(flat):
+            if not ok:
+                neighbours.append(())
+                continue
+            x, y = i % w, i // w
+            cand = []
+            if y > 0 and flat[i - w]:
+                cand.append(i - w)
+            if x > 0 and flat[i - 1]:
+                cand.append(i - 1)
+            if x < w - 1 and flat[i + 1]:
+                cand.append(i + 1)
+            if y < self.height - 1 and flat[i + w]:
+                cand.append(i + w)
+            neighbours.append(tuple(cand))
+        self._neighbours = neighbours
+        self._cache: OrderedDict[tuple[int, int], tuple[Tile, ...]] = OrderedDict()
+        self._cache_size = cache_size
+        self.expanded = 0  # nodes expanded since creation: for benchmarks
+
+    def path(self, start: Tile, goal: Tile) -> list[Tile]:
+        """Tiles from `start` to `goal`, both included. Raises `NoPath`."""
+        w = self.width
+        s = start[1] * w + start[0]
+        g = goal[1] * w + goal[0]
+        for name, (x, y) in (("start", start), ("goal", goal)):
+            if not (0 <= x < w and 0 <= y < self.height) or not self._walkable[y * w + x]:
+                raise NoPath(f"{name} tile {(x, y)} is not walkable")
+        key = (s, g)
+        cached = self._cache.get(key)
+        if cached is not None:
+            self._cache.move_to_end(key)
+            return list(cached)
+        tiles = tuple((i % w, i // w) for i in self._search(s, g))
+        self._cache[key] = tiles
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return list(tiles)
+
+    def _search(self, s: int, g: int) -> list[int]:
+        if s == g:
+            return [s]
+        w = self.width
+        gx, gy = g % w, g // w
+        neighbours = self._neighbours
+        cost: dict[int, int] = {s: 0}
+        parent: dict[int, int] = {}
+        h0 = abs(s % w - gx) + abs(s // w - gy)
+        open_heap: list[tuple[int, int, int]] = [(h0, h0, s)]
+        expanded = 0
+        while open_heap:
+            f, h, node = heappop(open_heap)
+            if node == g:
+                break
+            c = cost[node]
+            if f - h > c:  # a stale entry: this node was reached more cheaply after it was pushed
+                continue
+            expanded += 1
+            nc = c + 1
+            for nb in neighbours[node]:
+                old = cost.get(nb)
+                if old is None or nc < old:
+                    cost[nb] = nc
+                    parent[nb] = node
+                    nh = abs(nb % w - gx) + abs(nb // w - gy)
+                    heappush(open_heap, (nc + nh, nh, nb))
+        else:
+            self.expanded += expanded
+            raise NoPath(f"no path from {(s % w, s // w)} to {(gx, gy)}")
+        self.expanded += expanded
+        out = [g]
+        while out[-1] != s:
+            out.append(parent[out[-1]])
+        out.reverse()
+        return out

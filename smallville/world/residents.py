@@ -1,0 +1,141 @@
+"""A town's residents as data: who lives where, works where, wakes and sleeps when, spawns where.
+
+Owns the schema of `maps/<town>/residents.toml` (see docs/map-format.md) and its checks against the
+town: homes, workplaces and haunts must be arenas of the map; each spawn must be a walkable tile in
+the resident's home and agree with the map's `spawns` layer. The agents' personas extend this file.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from smallville.errors import MapError
+from smallville.world.town import Town
+
+Place = tuple[str, str]  # (sector, arena)
+
+
+def _minutes(value: str) -> int:
+    hh, _, mm = value.partition(":")
+    if not (hh.isdigit() and mm.isdigit() and len(mm) == 2 and int(hh) < 24 and int(mm) < 60):
+        raise ValueError(f"{value!r} is not a time of day HH:MM")
+    return int(hh) * 60 + int(mm)
+
+
+class Resident(BaseModel):
+    """One resident's fixed facts. Times of day are 'HH:MM'; `bed` may be after midnight."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    name: str = Field(min_length=1)
+    age: int = Field(ge=0, le=130)
+    occupation: str = ""
+    home: Place
+    workplace: Place | None = None
+    work_hours: tuple[str, str] | None = None
+    haunts: list[Place] = Field(default_factory=list)
+    wake: str = "07:00"
+    bed: str = "23:00"
+    spawn: tuple[int, int]
+    sprite: str = ""
+
+    @field_validator("wake", "bed")
+    @classmethod
+    def _time(cls, value: str) -> str:
+        _minutes(value)
+        return value
+
+    @field_validator("work_hours")
+    @classmethod
+    def _hours(cls, value: tuple[str, str] | None) -> tuple[str, str] | None:
+        if value is not None:
+            _minutes(value[0])
+            _minutes(value[1])
+        return value
+
+    @property
+    def wake_minute(self) -> int:
+        return _minutes(self.wake)
+
+    @property
+    def bed_minute(self) -> int:
+        """Minutes after the wake day's midnight (a 01:00 bedtime is 25*60)."""
+        bed = _minutes(self.bed)
+        return bed + 24 * 60 if bed <= self.wake_minute else bed
+
+    @property
+    def work_minutes(self) -> tuple[int, int] | None:
+        if self.work_hours is None:
+            return None
+        return _minutes(self.work_hours[0]), _minutes(self.work_hours[1])
+
+
+class ResidentsFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    residents: list[Resident] = Field(min_length=1)
+
+
+def _describe(error: ValidationError, doc: dict) -> str:
+    lines = []
+    for err in error.errors():
+        loc = list(err["loc"])
+        where = ".".join(str(p) for p in loc)
+        if len(loc) >= 2 and loc[0] == "residents" and isinstance(loc[1], int):
+            try:
+                who = doc["residents"][loc[1]].get("name", f"#{loc[1] + 1}")
+            except (IndexError, AttributeError, KeyError):
+                who = f"#{loc[1] + 1}"
+            where = f"resident {who!r}: " + ".".join(str(p) for p in loc[2:])
+        lines.append(f"{where}: {err['msg']}")
+    return "; ".join(lines)
+
+
+def load_residents(path: Path | str, town: Town) -> list[Resident]:
+    """Read and check a residents file against the town. Raises `MapError` naming the resident."""
+    path = Path(path)
+    if not path.is_file():
+        raise MapError(path, "residents file not found")
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise MapError(path, f"not valid TOML: {exc}") from None
+    try:
+        residents = ResidentsFile.model_validate(doc).residents
+    except ValidationError as exc:
+        raise MapError(path, _describe(exc, doc)) from None
+    seen: set[str] = set()
+    spawns: set[tuple[int, int]] = set()
+    for r in residents:
+        place = f"resident {r.name!r}"
+        if r.name in seen:
+            raise MapError(path, "appears twice", place=place)
+        seen.add(r.name)
+        for label, where in [("home", r.home), ("workplace", r.workplace)] + [
+            ("haunt", h) for h in r.haunts
+        ]:
+            if where is None:
+                continue
+            try:
+                town.arena(*where)
+            except KeyError:
+                raise MapError(path, f"{label} {where[0]!r} > {where[1]!r} is not an arena of "
+                                     f"{town.data.path.name}", place=place) from None
+        if r.work_hours is not None and r.workplace is None:
+            raise MapError(path, "work_hours given without a workplace", place=place)
+        x, y = r.spawn
+        if not town.walkable(x, y):
+            raise MapError(path, f"spawn {r.spawn} is not a walkable tile", place=place)
+        home = town.arena(*r.home)
+        if town.arena_at(x, y) is not home:
+            raise MapError(path, f"spawn {r.spawn} is not inside the home {home.address!r}", place=place)
+        if r.spawn in spawns:
+            raise MapError(path, f"spawn {r.spawn} is shared with another resident", place=place)
+        spawns.add(r.spawn)
+        on_map = town.data.spawns.get(r.name)
+        if on_map is not None and on_map != tuple(r.spawn):
+            raise MapError(path, f"spawn {r.spawn} disagrees with the map's spawns layer {on_map} "
+                                 f"(regenerate the map: tools/build_map.py)", place=place)
+    return residents
