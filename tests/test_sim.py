@@ -101,3 +101,15 @@ def test_near_is_same_arena(small_town: tuple[Path, Path]) -> None:
     sim.step()
     assert sim.near("Ada Lovelace", 8) == ["Bob Builder"]  # both asleep in the bedroom
     assert sim.near("Ada Lovelace", 1) == []
+
+
+def test_a_shared_bed_stays_in_use_until_both_are_up(small_town: tuple[Path, Path]) -> None:
+    sim = _sim(small_town)
+    bed = "Testville:House:bedroom:bed"
+    changes = []
+    for _ in range(3 * 360 * 3):  # to 09:00
+        changes += [(e.t, e.state) for e in sim.step() if getattr(e, "at", None) == bed and not isinstance(e, Act)]
+    wake_bob, wake_ada = 6 * 360 + 180, 7 * 360  # 06:30 and 07:00
+    assert changes[0] == (0, "sleeping")
+    assert changes[1][1] == "idle" and changes[1][0] == wake_ada  # not at Bob's 06:30
+    assert wake_bob < wake_ada

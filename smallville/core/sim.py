@@ -63,6 +63,7 @@ class Simulation:
         self.occupancy = Occupancy(town)
         self.agents: list[AgentState] = []
         self._by_name: dict[str, AgentState] = {}
+        self._users: dict[str, int] = {}  # object address -> residents using it (derived from agents)
         self.fallbacks: dict[str, int] = {}
         for r in residents:
             self._add(AgentState(r.name, r.spawn[0], r.spawn[1]))
@@ -72,6 +73,8 @@ class Simulation:
     def _add(self, agent: AgentState) -> None:
         self.agents.append(agent)
         self._by_name[agent.name] = agent
+        if agent.using:
+            self._users[agent.using] = self._users.get(agent.using, 0) + 1
         self.occupancy.place(agent.name, (agent.x, agent.y))
 
     # -- stepping -----------------------------------------------------------------------------------
@@ -99,8 +102,12 @@ class Simulation:
 
     def _start(self, a: AgentState, act: Activity, t: int, events: list[Event]) -> None:
         if a.using:
-            if self.objects.set(a.using, IDLE):
-                events.append(ObjectState(t, a.using, IDLE))
+            # An object shared by two residents (a couple's bed) stays in use until both have left it.
+            left = self._users[a.using] = self._users[a.using] - 1
+            if left == 0:
+                del self._users[a.using]
+                if self.objects.set(a.using, IDLE):
+                    events.append(ObjectState(t, a.using, IDLE))
             a.using = ""
         a.action, a.at, a.emoji, a.until = act.action, act.address, act.emoji, act.until
         events.append(Act(t, a.name, act.action, act.address, act.emoji, act.until))
@@ -114,9 +121,11 @@ class Simulation:
             if len(path) > 1:
                 a.path, a.walk_start = tuple(path), t
                 events.append(Walk(t, a.name, act.address, a.path))
-        if not isinstance(self.town.lookup(act.address), Arena) and self.objects.set(act.address, act.action):
+        if not isinstance(self.town.lookup(act.address), Arena):
             a.using = act.address
-            events.append(ObjectState(t, act.address, act.action))
+            self._users[act.address] = self._users.get(act.address, 0) + 1
+            if self.objects.set(act.address, act.action):
+                events.append(ObjectState(t, act.address, act.action))
 
     def _target(self, a: AgentState, address: str) -> Tile:
         """A tile of the address to stand on: stay if already there, else a random one of its tiles."""
@@ -168,7 +177,7 @@ class Simulation:
         sim.mind.load_state(state["mind"])
         sim.objects = ObjectStates(state["objects"])
         sim.occupancy = Occupancy(town)
-        sim.agents, sim._by_name = [], {}
+        sim.agents, sim._by_name, sim._users = [], {}, {}
         for raw in state["agents"]:
             raw = dict(raw)
             raw["path"] = tuple(tuple(p) for p in raw["path"])
