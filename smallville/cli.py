@@ -1,4 +1,4 @@
-"""The `smallville` command: run, resume, inspect, map, bench.
+"""The `smallville` command: run, resume, inspect, map, doctor, bench.
 
 Owns argument parsing and how results and errors reach the user. Every `SmallvilleError` becomes one
 line on stderr (naming file, line, layer or key) and exit status 2, never a traceback. Scripts rely on
@@ -114,6 +114,26 @@ def cmd_map(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from smallville.inference.doctor import check_endpoints, healthy, render_table
+
+    inference = _settings(args).inference
+    if inference.uses_embedded_server:
+        from smallville.inference.local import EmbeddedServer
+        from smallville.inference.settings import EndpointSettings
+
+        print("no endpoint configured: checking the embedded local server")
+        with EmbeddedServer() as server:
+            # llama-cpp-python's server takes the schema as {"type": "json_object", "schema": ...} only.
+            embedded = EndpointSettings(name="embedded", base_url=server.base_url, model=server.model,
+                                        structured="json_object_schema", max_concurrency=1)
+            rows = check_endpoints(inference.model_copy(update={"endpoints": [embedded]}))
+    else:
+        rows = check_endpoints(inference)
+    print(render_table(rows))
+    return 0 if healthy(rows) else 1
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from smallville.bench import run_bench
 
@@ -166,8 +186,12 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--json", action="store_true")
     check.set_defaults(func=cmd_map)
 
-    bench = sub.add_parser("bench", help="print benchmark figures (world)")
-    bench.add_argument("name", choices=["world"])
+    doctor = sub.add_parser("doctor", help="check each inference endpoint (or the embedded server)")
+    doctor.add_argument("--config")
+    doctor.set_defaults(func=cmd_doctor)
+
+    bench = sub.add_parser("bench", help="print benchmark figures")
+    bench.add_argument("name", choices=["world", "inference"])
     bench.add_argument("--json", action="store_true")
     bench.add_argument("--quick", action="store_true", help="fewer repetitions (for smoke tests)")
     bench.set_defaults(func=cmd_bench)
@@ -178,6 +202,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    if not args.verbose:
+        # One line per HTTP request drowns what matters; -v brings them back.
+        for noisy in ("httpx", "httpx2", "openai", "aiohttp"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         return int(args.func(args))
     except SmallvilleError as exc:

@@ -1,7 +1,8 @@
 """Settings: what a run is made of (town files, seed, tick length, checkpoint cadence).
 
 Owns the settings schema and where values come from, in increasing priority: defaults, a TOML file
-(`--config FILE`, or `smallville.toml` in the working directory), then command-line flags. Errors
+(`--config FILE`, or `smallville.toml` in the working directory), then command-line flags (and, for
+inference, the OpenAI-style environment variables: `inference/settings.py`). Errors
 name the file and the key (`sim.tick_seconds: ...`). Paths in settings are relative to the working
 directory if they exist there, else to the project root (so the bundled town works from anywhere).
 """
@@ -17,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from smallville.core.clock import DEFAULT_START
 from smallville.errors import ConfigError
+from smallville.inference.settings import InferenceSettings, apply_env
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = "smallville.toml"
@@ -50,6 +52,7 @@ class Settings(BaseModel):
 
     sim: SimSettings = Field(default_factory=SimSettings)
     town: TownSettings = Field(default_factory=TownSettings)
+    inference: InferenceSettings = Field(default_factory=InferenceSettings)
 
 
 def resolve_path(value: str) -> Path:
@@ -89,9 +92,11 @@ def load_settings(path: Path | None = None, overrides: dict[str, Any] | None = N
             raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     data = _merge(data, overrides or {})
     try:
-        return Settings.model_validate(data)
+        settings = Settings.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(f"{source}: {_errors(exc)}") from None
+    # OPENAI_BASE_URL / SMALLVILLE_MODEL override the file (keys are only ever read from the environment).
+    return settings.model_copy(update={"inference": apply_env(settings.inference)})
 
 
 def settings_from_manifest(raw: Any, where: Path) -> Settings:

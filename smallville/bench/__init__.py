@@ -10,4 +10,9 @@ def run_bench(name: str, quick: bool = False) -> dict[str, Any]:
         from smallville.bench.world import bench_world
 
         return bench_world(quick=quick)
+    if name == "inference":
+        from smallville.bench.embedded import bench_embedded
+        from smallville.bench.inference import bench_inference_client
+
+        return {**bench_inference_client(quick=quick), **bench_embedded(quick=quick)}
     raise ValueError(f"unknown benchmark {name!r}")

@@ -1,0 +1,1 @@
+"""Inference: language models and embeddings behind protocols (see `base.py`)."""
