@@ -113,3 +113,16 @@ def test_a_shared_bed_stays_in_use_until_both_are_up(small_town: tuple[Path, Pat
     assert changes[0] == (0, "sleeping")
     assert changes[1][1] == "idle" and changes[1][0] == wake_ada  # not at Bob's 06:30
     assert wake_bob < wake_ada
+
+
+def test_stream_draws_are_in_range_and_roughly_uniform() -> None:
+    stream = Streams(11).get("uniformity")
+    counts = [0] * 6
+    for _ in range(6000):
+        counts[stream.randrange(6)] += 1
+    assert all(850 < c < 1150 for c in counts), counts
+    values = [stream.random() for _ in range(2000)]
+    assert all(0.0 <= v < 1.0 for v in values) and 0.45 < sum(values) / len(values) < 0.55
+    assert {stream.randint(3, 4) for _ in range(50)} == {3, 4}
+    with pytest.raises(ValueError):
+        stream.randrange(0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -68,3 +69,23 @@ def test_a_routine_day_on_the_real_map(town: Town) -> None:
         a = sim.agent(r.name)
         assert a.action == "sleeping", r.name
         assert town.arena_at(a.x, a.y) is town.arena(*r.home), r.name
+
+
+def test_region_routes_are_valid_and_near_shortest(town: Town) -> None:
+    import random
+
+    from smallville.world.paths import PathFinder
+
+    plain = PathFinder(town.walkable_grid, cache_size=0)
+    fast = PathFinder(town.walkable_grid, cache_size=0, regions=town.arena_grid)
+    tiles, rng = town.walkable_tiles(), random.Random(5)
+    longer = 0
+    for _ in range(300):
+        a, b = rng.choice(tiles), rng.choice(rng.choice(town.arenas).walkable)
+        route, shortest = fast.path(a, b), plain.path(a, b)
+        assert route[0] == a and route[-1] == b
+        for (x0, y0), (x1, y1) in itertools.pairwise(route):
+            assert abs(x0 - x1) + abs(y0 - y1) == 1 and town.walkable(x1, y1)
+        assert len(route) <= 1.25 * len(shortest) + 2
+        longer += len(route) > len(shortest)
+    assert longer <= 30  # most trips are exactly shortest

@@ -9,11 +9,11 @@ little yet a seed always gives the same day.
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
 from typing import Any
 
 from smallville.core.clock import Clock
+from smallville.core.rng import Stream
 from smallville.world.residents import Resident
 from smallville.world.town import Arena, Town
 
@@ -94,7 +94,7 @@ class RoutineMind:
 
     # -- the day --------------------------------------------------------------------------------
 
-    def _plan(self, r: Resident, rng: random.Random) -> list[Block]:
+    def _plan(self, r: Resident, rng: Stream) -> list[Block]:
         """Blocks from waking to the next waking, in minutes after the wake day's midnight."""
         wake, bed = r.wake_minute, r.bed_minute
         blocks: list[Block] = []
@@ -122,7 +122,7 @@ class RoutineMind:
         blocks.append(Block(max(bed, blocks[-1].start + 15), "sleeping", self._bed(r), "😴"))
         return blocks
 
-    def _fill(self, r: Resident, rng: random.Random, lo: int, hi: int, add: Any, done: set[str]) -> None:
+    def _fill(self, r: Resident, rng: Stream, lo: int, hi: int, add: Any, done: set[str]) -> None:
         """Free time between lo and hi: meals at meal times, visits to haunts, work or rest at home."""
         t = lo
         while t < hi - 15:
@@ -190,7 +190,7 @@ class RoutineMind:
         """Give the mind its random streams (a `Streams.get`)."""
         self._rng_for = rng_for
 
-    def _rng(self, who: str) -> random.Random:
+    def _rng(self, who: str) -> Stream:
         return self._rng_for(f"routine:{who}")
 
     def state(self) -> dict[str, Any]:

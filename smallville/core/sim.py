@@ -58,7 +58,7 @@ class Simulation:
         self.streams = Streams(seed)
         self.mind: Mind = mind or RoutineMind(town, self.clock, residents)
         self.mind.bind(self.streams.get)
-        self.pathfinder = PathFinder(town.walkable_grid)
+        self.pathfinder = PathFinder(town.walkable_grid, regions=town.arena_grid)
         self.objects = ObjectStates()
         self.occupancy = Occupancy(town)
         self.agents: list[AgentState] = []
