@@ -96,3 +96,10 @@ def test_kill_9_then_resume_has_no_missing_or_duplicated_tick(
     assert len(events.read_bytes()) < len(expected)
     _cli("resume", str(save), "--no-progress")
     assert events.read_bytes() == expected
+
+
+def test_bench_world_prints_every_figure() -> None:
+    figures = json.loads(_cli("bench", "world", "--quick", "--json").stdout)
+    for key in ("path_ms_median", "tick_ms_25", "tick_ms_1000", "day_mb_25", "read_events_per_s"):
+        assert isinstance(figures[key], int | float) and figures[key] > 0, key
+    assert figures["day_events_25"] > 1000
