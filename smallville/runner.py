@@ -142,7 +142,7 @@ def drive(save: Save, sim: Simulation, until_tick: int, *, progress: bool = True
     start_tick, events, started = sim.tick, 0, time.perf_counter()
     writer = LogWriter(save.events_path)
     bar = tqdm(total=max(0, until_tick - sim.tick), unit="tick", disable=not progress, dynamic_ncols=True,
-               bar_format="{desc} |{bar}| {percentage:3.0f}% {postfix} [{elapsed}<{remaining}]")
+               bar_format="{desc} |{bar}| {percentage:3.0f}% [{elapsed}<{remaining}]")
     stopped = False
     try:
         with _StopFlag() as stop:
@@ -163,8 +163,8 @@ def drive(save: Save, sim: Simulation, until_tick: int, *, progress: bool = True
                 if tick % 60 == 0 or tick == until_tick:
                     elapsed = max(time.perf_counter() - started, 1e-9)
                     game_minutes = (tick - start_tick) * sim.clock.tick_seconds / 60
-                    bar.set_description_str(sim.clock.label(tick))
-                    bar.set_postfix_str(f"{game_minutes / elapsed:,.0f} game-min/s")
+                    label = f"{sim.clock.label(tick)}  {game_minutes / elapsed:,.0f} game-min/s"
+                    bar.set_description_str(label, refresh=False)
                     bar.update(tick - start_tick - bar.n)
                 if stop.requested:
                     stopped = True
