@@ -139,3 +139,13 @@ def test_malformed_xml_and_off_grid_rectangles(tmp_path: Path, small_town: tuple
     assert info.value.layer == "arenas"
     with pytest.raises(MapError, match="map file not found"):
         load_town(tmp_path / "nowhere.tmx")
+
+
+def test_persona_places_and_relationships_are_checked(make_town) -> None:
+    ada = {"name": "Ada", "age": 9, "home": ["House", "bedroom"], "spawn": [2, 2], "knows": [["Park", "pond"]]}
+    err = _error(make_town, residents=[ada])
+    assert "known place 'Park' > 'pond'" in str(err) and "Ada" in str(err)
+    ada = {"name": "Ada", "age": 9, "home": ["House", "bedroom"], "spawn": [2, 2],
+           "relationships": {"Charles Babbage": "a pen friend"}}
+    err = _error(make_town, residents=[ada])
+    assert "not residents: Charles Babbage" in str(err)

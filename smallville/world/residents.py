@@ -41,6 +41,13 @@ class Resident(BaseModel):
     bed: str = "23:00"
     spawn: tuple[int, int]
     sprite: str = ""
+    # The persona (the generative minds read these; the routine ignores them).
+    traits: list[str] = Field(default_factory=list)  # innate: "friendly", "outgoing", ...
+    background: str = ""  # who they are: job, history, what they care about
+    currently: str = ""  # what occupies them these days
+    lifestyle: str = ""  # habits and daily rhythm, in words
+    relationships: dict[str, str] = Field(default_factory=dict)  # other resident's name -> how they relate
+    knows: list[Place] = Field(default_factory=list)  # arenas they know at the start (spatial memory)
 
     @field_validator("wake", "bed")
     @classmethod
@@ -123,6 +130,12 @@ def load_residents(path: Path | str, town: Town) -> list[Resident]:
             except KeyError:
                 raise MapError(path, f"{label} {where[0]!r} > {where[1]!r} is not an arena of "
                                      f"{town.data.path.name}", place=place) from None
+        for where in r.knows:
+            try:
+                town.arena(*where)
+            except KeyError:
+                raise MapError(path, f"known place {where[0]!r} > {where[1]!r} is not an arena of "
+                                     f"{town.data.path.name}", place=place) from None
         if r.work_hours is not None and r.workplace is None:
             raise MapError(path, "work_hours given without a workplace", place=place)
         x, y = r.spawn
@@ -138,4 +151,9 @@ def load_residents(path: Path | str, town: Town) -> list[Resident]:
         if on_map is not None and on_map != tuple(r.spawn):
             raise MapError(path, f"spawn {r.spawn} disagrees with the map's spawns layer {on_map} "
                                  f"(regenerate the map: tools/build_map.py)", place=place)
+    for r in residents:
+        strangers = sorted(set(r.relationships) - seen)
+        if strangers:
+            raise MapError(path, f"relationships name people who are not residents: {', '.join(strangers)}",
+                           place=f"resident {r.name!r}")
     return residents
