@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from smallville.errors import SaveError
-from smallville.inference.base import AuthenticationFailed, EndpointUnavailable, ModelNotFound
+from smallville.inference.base import AuthenticationFailed, EndpointUnavailable, InferenceError, ModelNotFound
 from smallville.inference.embed import LOCAL_DIM, EmbeddingCache, LocalEmbedder, RemoteEmbedder
 from smallville.inference.fake_server import FakeServer
 from smallville.inference.vectors import VectorIndex
@@ -205,3 +205,21 @@ def test_index_save_and_load_round_trip(backend: str, tmp_path: Path) -> None:
             np.testing.assert_array_equal(a[0], b[0])
             np.testing.assert_allclose(a[1], b[1], atol=1e-6)
     assert os.path.getsize(path) >= 298 * 16 * 4
+
+
+# -- hardening: each of these failed before its fix ---------------------------------------------------
+
+
+def test_a_batch_the_cache_refuses_fails_its_callers_instead_of_hanging() -> None:
+    emb = LocalEmbedder()
+    emb._encode = lambda texts: np.ones((len(texts) + 1, LOCAL_DIM), dtype=np.float32)  # type: ignore[method-assign]
+
+    async def go() -> None:
+        with pytest.raises(InferenceError):
+            await asyncio.wait_for(emb.embed(["one", "two"]), 5)
+        with pytest.raises(TypeError):
+            await emb.embed(["three", 4])  # type: ignore[list-item]
+        assert not emb._inflight and not emb._queue  # nothing left behind for a later caller to wait on
+
+    asyncio.run(go())
+    assert emb._model is None  # never loaded: the fake encoder answered

@@ -136,3 +136,19 @@ def test_no_orphan_when_the_parent_dies(sig: signal.Signals) -> None:
         if parent.poll() is None:
             parent.kill()
             parent.wait()
+
+
+def test_ctrl_c_while_the_model_loads_leaves_no_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    started: list[int] = []
+
+    def interrupted(self: EmbeddedServer, deadline: float) -> bool:
+        assert self.pid is not None
+        started.append(self.pid)
+        raise KeyboardInterrupt  # the user gives up while the model loads
+
+    monkeypatch.setattr(EmbeddedServer, "_wait_ready", interrupted)
+    srv = EmbeddedServer(announce=None)
+    with pytest.raises(KeyboardInterrupt):
+        srv.start()
+    assert len(started) == 1 and wait_gone(started[0], 5), "the half-started server outlived start()"
+    assert not srv.running and srv.port is None

@@ -352,3 +352,174 @@ def test_retry_after_holds_back_every_caller_of_a_limited_endpoint():
 
         run(go())
         assert srv.stats()["outcomes"] == {"429": 1, "ok": 7}
+
+
+# -- hardening: each of these failed before its fix ---------------------------------------------------
+
+
+def test_retry_after_is_capped_by_retry_after_max_s():
+    with servers(1) as (srv,):
+        srv.script("429:1e9", "429:inf")  # "come back in 30 years", and "never"
+
+        async def go() -> str:
+            async with ServerPool(settings_for(srv, retry_after_max_s=0.1)) as pool:
+                return await pool.complete_text(CHAT, opts())
+
+        start = time.monotonic()
+        assert asyncio.run(asyncio.wait_for(go(), 5)).startswith("A fake answer")
+        assert time.monotonic() - start < 3 and srv.requests == 3
+
+
+def test_an_endpoint_without_a_models_route_comes_back_after_the_breaker():
+    with servers(2) as (a, b):
+        a.control(models_route=False)  # e.g. a proxy that serves chat but no /models
+
+        async def go() -> None:
+            async with ServerPool(settings_for(a, b, breaker_failures=1, breaker_cooldown_s=0.05)) as pool:
+                a.kill()
+                await pool.complete_text(CHAT, opts())
+                assert pool.status()[0]["in_rotation"] is False
+                a.revive()
+                for _ in range(30):
+                    await asyncio.sleep(0.05)
+                    await pool.complete_text(CHAT, opts())
+                    if pool.status()[0]["in_rotation"]:
+                        break
+                assert pool.status()[0]["in_rotation"] is True
+
+        run(go())
+
+
+ODD_BODIES = {  # 200 answers that are JSON but no chat completion a caller could use
+    "choices_not_a_list": {"choices": {"0": {"message": {"content": "hi"}}}},
+    "choice_not_an_object": {"choices": ["hi"]},
+    "message_not_an_object": {"choices": [{"message": "hi", "finish_reason": "stop"}]},
+    "content_a_number": {"choices": [{"message": {"content": 42}, "finish_reason": "stop"}]},
+}
+
+
+@pytest.mark.parametrize("name", sorted(ODD_BODIES))
+def test_odd_completion_bodies_are_the_endpoints_fault_not_a_crash(name, monkeypatch):
+    from smallville.inference import fake_server
+
+    real_chat = fake_server._chat
+    sent: list[str] = []
+
+    def chat(request, behaviour):  # the first answer is odd, the next ones normal
+        if not sent:
+            sent.append(name)
+            return fake_server.Reply.json(200, ODD_BODIES[name])
+        return real_chat(request, behaviour)
+
+    monkeypatch.setattr(fake_server, "_chat", chat)
+    with servers(1) as (srv,):
+        acc = Accounting()
+
+        async def go() -> str:
+            async with ServerPool(settings_for(srv), acc) as pool:
+                return await pool.complete_text(CHAT, opts("talk"))
+
+        assert run(go()).startswith("A fake answer")  # never "42", never a TypeError
+        assert srv.requests == 2 and acc.snapshot()["by_endpoint"]["a"]["error_kinds"] == {"bad_body": 1}
+
+
+@pytest.mark.parametrize("body", [
+    {"choices": [{"message": {"content": [{"type": "text", "text": "A fake "}, {"type": "text", "text": "answer"}]},
+                  "finish_reason": "stop"}], "usage": "plenty"},
+    {"choices": [{"message": {"content": "A fake answer"}, "finish_reason": 7}], "usage": {"prompt_tokens": "x"}},
+])
+def test_usable_answers_with_odd_extras_are_used(body, monkeypatch):
+    from smallville.inference import fake_server
+
+    monkeypatch.setattr(fake_server, "_chat", lambda request, behaviour: fake_server.Reply.json(200, body))
+    with servers(1) as (srv,):
+        async def go() -> str:
+            async with ServerPool(settings_for(srv)) as pool:
+                return await pool.complete_text(CHAT, opts("talk"))
+
+        assert run(go()) == "A fake answer" and srv.requests == 1
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    while exc is not None and exc not in seen:
+        seen.append(exc)
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    return seen
+
+
+def test_errors_never_carry_the_key_a_server_echoes(monkeypatch):
+    """Some servers and proxies quote the key they refused; the client's exception holds it, and the request
+    with its Authorization header. Neither may travel with the error the caller gets."""
+    import traceback
+
+    from smallville.inference import fake_server
+    from smallville.inference.embed import RemoteEmbedder
+
+    real = fake_server.handle_request
+
+    async def echoing(state, method, path, headers, body):
+        reply = await real(state, method, path, headers, body)
+        if reply.status >= 400:
+            reply = fake_server.Reply.json(reply.status, {"error": {
+                "message": f"refused, you sent {headers.get('authorization')}", "code": "x"}})
+        return reply
+
+    monkeypatch.setattr(fake_server, "handle_request", echoing)
+    monkeypatch.setenv(KEY_ENV, SECRET)
+    errors: list[BaseException] = []
+    with servers(1, api_key="sk-the-right-one-000000") as (locked,), servers(1) as (srv,):
+        async def go() -> None:
+            async def catch(call) -> None:
+                try:
+                    await call
+                except InferenceError as exc:
+                    errors.append(exc)
+
+            async with ServerPool(settings_for(locked, api_key_env=KEY_ENV)) as pool:
+                await catch(pool.complete_text(CHAT, opts()))
+            async with ServerPool(settings_for(srv, api_key_env=KEY_ENV, model="no-such-model")) as pool:
+                await catch(pool.complete_text(CHAT, opts()))
+                srv.control(models_route=False)
+                await catch(pool.list_models("a"))
+            async with ServerPool(settings_for(srv, api_key_env=KEY_ENV)) as pool:
+                srv.script("400")
+                await catch(pool.complete_text(CHAT, opts()))
+            emb = RemoteEmbedder(locked.base_url, "fake-model", api_key_env=KEY_ENV, name="e", max_retries=0)
+            await catch(emb.embed(["x"]))
+            await emb.aclose()
+
+        run(go())
+    assert [type(e).__name__ for e in errors] == ["AuthenticationFailed", "ModelNotFound", "ModelNotFound",
+                                                  "RequestRejected", "AuthenticationFailed"]
+    for error in errors:
+        chain = _chain(error)
+        assert len(chain) == 1, [type(e).__name__ for e in chain]
+        text = "".join(traceback.format_exception(error)) + repr(error)
+        assert SECRET not in text and "SECRET-4f9c" not in text
+
+
+def test_a_key_in_the_base_url_is_never_shown(monkeypatch):
+    from smallville.inference.doctor import check_endpoints, render_table
+
+    with servers(1) as (srv,):
+        port = srv.port
+        srv.kill()
+        url = f"http://127.0.0.1:{port}/v1?api-key={SECRET}"  # how some proxies take their key
+        settings = settings_for(srv, retries=0)
+        settings.endpoints[0] = settings.endpoints[0].model_copy(update={"base_url": url})
+        shown: list[str] = []
+
+        async def go() -> None:
+            async with ServerPool(settings) as pool:
+                shown.append(json.dumps(pool.status()) + repr(pool._endpoints))
+                try:
+                    await pool.complete_text(CHAT, opts())
+                except InferenceError as exc:
+                    shown.append(str(exc))
+
+        run(go())
+        shown.append(render_table(check_endpoints(settings)))
+    assert len(shown) == 3 and "127.0.0.1" in shown[1] and "api-key=***" in shown[2]
+    for text in shown:
+        assert SECRET not in text

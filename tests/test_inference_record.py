@@ -8,11 +8,11 @@ from collections.abc import Sequence
 
 import pytest
 from inference_kit import CHAT, KEY_ENV, SECRET, Plan, Step, opts, run, servers, settings_for
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from smallville.errors import ConfigError
 from smallville.inference.accounting import Accounting
-from smallville.inference.base import AnswerInvalid, CallOptions, Message, NotRecorded
+from smallville.inference.base import AnswerInvalid, CallOptions, EndpointUnavailable, Message, NotRecorded
 from smallville.inference.doctor import check_endpoints, healthy, render_table
 from smallville.inference.pool import ServerPool
 from smallville.inference.record import Recorder, Replayer, request_key
@@ -187,3 +187,57 @@ def test_doctor_reports_each_endpoint():
     table = render_table(rows)
     assert table.splitlines()[0].split()[:2] == ["endpoint", "base"] and "wrong-model: model 'llama-9000'" in table
     assert not healthy(rows) and healthy([by_name["good"]])
+
+
+# -- hardening: each of these failed before its fix ---------------------------------------------------
+
+
+class Aliased(BaseModel):
+    origin: str = Field(alias="from")
+    when: str
+
+
+class Raising:
+    """A model whose calls fail with the given errors, in order."""
+
+    def __init__(self, errors: list[Exception]) -> None:
+        self.errors = errors
+
+    async def complete_model(self, messages: Sequence[Message], answer: type[BaseModel], options: CallOptions):
+        if answer is Aliased:
+            return Aliased.model_validate({"from": "Hobbs Cafe", "when": "08:00"})
+        raise self.errors.pop(0)
+
+    async def complete_text(self, messages: Sequence[Message], options: CallOptions) -> str:
+        raise self.errors.pop(0)
+
+
+def test_replay_gives_back_aliased_answers_and_the_same_error_classes(tmp_path):
+    from smallville.inference.local import EmbeddedServerError
+    from smallville.inference.pool import RequestRejected
+
+    path = tmp_path / "calls.jsonl"
+    errors: list[Exception] = [RequestRejected("HTTP 400: too long", "gpu"), EmbeddedServerError("it died")]
+
+    async def session(model) -> list[str]:
+        out = [(await model.complete_model(CHAT, Aliased, opts())).model_dump_json(by_alias=True)]
+        for _ in range(2):
+            try:
+                await model.complete_text(CHAT, opts("talk"))
+            except EndpointUnavailable as exc:  # what a caller would catch
+                out.append(f"unavailable|{exc}|{exc.endpoint}")
+            except RequestRejected as exc:
+                out.append(f"rejected|{exc}|{exc.endpoint}")
+        return out
+
+    with Recorder(Raising(list(errors)), path) as recorder:
+        original = run(session(recorder))
+    assert original[1:] == ["rejected|[gpu] HTTP 400: too long|gpu", "unavailable|[embedded] it died|embedded"]
+    assert run(session(Replayer(path))) == original
+
+
+def test_a_base_url_with_credentials_is_refused_without_echoing_them():
+    with pytest.raises(ConfigError, match="must not hold credentials") as info:
+        parse_inference_settings({"endpoints": [{"name": "gpu", "base_url": f"https://me:{SECRET}@gpu/v1",
+                                                 "model": "m"}]})
+    assert SECRET not in str(info.value)

@@ -158,3 +158,43 @@ def test_prompt_mode_parses_fenced_answers():
         assert run(go()).steps
         answer = srv.stats()["recent"][-1]
         assert answer["messages"][-1]["role"] == "system" and "JSON schema" in answer["messages"][-1]["content"]
+
+
+# -- hardening: each of these failed before its fix ---------------------------------------------------
+
+
+def test_a_cut_answer_never_gets_less_room_than_the_caller_asked():
+    with servers(1) as (srv,):
+        srv.script("length")
+
+        async def go() -> Plan:
+            async with ServerPool(settings_for(srv)) as pool:
+                return await pool.complete_model(CHAT, Plan, opts(max_tokens=10_000))
+
+        assert isinstance(run(go()), Plan)
+        assert srv.stats()["recent"][-1]["max_tokens"] == 10_000  # not the 8,192 cap
+
+
+class _Reading(BaseModel):
+    value: float
+
+
+@pytest.mark.parametrize("text", [
+    "[" * 100_000,  # a small model stuck in a loop: deeper than Python's parser recurses
+    '{"value": ' + "[" * 100_000,
+    '```json\n' + "{" * 50_000 + '\n```',
+    '{"value": NaN}', '{"value": Infinity}', 'Here: {"value": -Infinity}',  # not JSON, and null once recorded
+])
+def test_any_garbage_is_an_answer_problem_never_a_crash_or_nan(text):
+    with pytest.raises(AnswerProblem):
+        parse_answer(RawAnswer(text, "stop", "a"), _Reading)
+    assert parse_answer(RawAnswer('{"value": 1.5, "note": "NaN"}', "stop", "a"), _Reading).value == 1.5
+
+
+def test_finding_json_amid_brace_laden_prose_stays_cheap():
+    import time
+
+    start = time.perf_counter()
+    with pytest.raises(ValueError):
+        extract_json('{"a": "' + "{" * 30_000)  # every "{" a failed attempt that scans to the end
+    assert time.perf_counter() - start < 0.1  # quadratic before: ~0.5 s with the event loop held
