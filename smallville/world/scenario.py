@@ -1,0 +1,131 @@
+"""A scenario: the seeded facts of a run and the questions that measure how they spread.
+
+Owns the schema of `maps/<town>/scenario.toml` and its checks against the town's residents: each fact has a
+unique id, a holder who is a resident, a seeded memory that carries its own evidence words, and a question;
+the relationship question is a template with a `{name}` field. `Fact.carried_by` is the one rule for whether a
+text (a memory, an answer) carries a fact.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+import tomllib
+from collections.abc import Iterable
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from smallville.errors import MapError
+from smallville.world.residents import Resident
+
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+def _words(text: str) -> set[str]:
+    return set(_WORD.findall(text.lower()))
+
+
+def _forms(word: str) -> set[str]:
+    """The word and its simple inflections: plural, possessive (split off as 's'), adjective in -al."""
+    forms = {word, word + "s", word + "es", word + "al"}
+    if word.endswith("y"):
+        forms.add(word[:-1] + "ies")
+    return forms
+
+
+class Fact(BaseModel):
+    """One piece of news, known at the start only by its holder."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(min_length=1)
+    holder: str = Field(min_length=1)
+    memory: str = Field(min_length=1)  # the holder's seeded thought
+    question: str = Field(min_length=1)  # asked of every resident at the end
+    evidence: list[str] = Field(default_factory=list)  # lower-case words a text must all contain
+
+    def carried_by(self, text: str) -> bool:
+        """Whether `text` contains every evidence word (or a simple inflection of it) as a whole word."""
+        words = _words(text)
+        return bool(self.evidence) and all(words & _forms(w) for w in self.evidence)
+
+
+class RelationshipQuestion(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    template: str = Field(min_length=1)
+
+    def ask(self, name: str) -> str:
+        return self.template.format(name=name)
+
+
+class Scenario(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1)
+    description: str = ""
+    facts: list[Fact] = Field(default_factory=list)
+    relationship_question: RelationshipQuestion
+
+    def fact(self, fact_id: str) -> Fact:
+        for f in self.facts:
+            if f.id == fact_id:
+                return f
+        raise KeyError(fact_id)
+
+
+def _describe(error: ValidationError, doc: dict) -> str:
+    lines = []
+    for err in error.errors():
+        loc = list(err["loc"])
+        where = ".".join(str(p) for p in loc)
+        if len(loc) >= 2 and loc[0] == "facts" and isinstance(loc[1], int):
+            try:
+                fid = doc["facts"][loc[1]].get("id", f"#{loc[1] + 1}")
+            except (IndexError, AttributeError, KeyError, TypeError):
+                fid = f"#{loc[1] + 1}"
+            where = f"fact {fid!r}: " + ".".join(str(p) for p in loc[2:])
+        lines.append(f"{where}: {err['msg']}")
+    return "; ".join(lines)
+
+
+def load_scenario(path: Path | str, residents: Iterable[Resident | str]) -> Scenario:
+    """Read and check a scenario file against the residents (or their names). Raises `MapError` naming the fact."""
+    path = Path(path)
+    if not path.is_file():
+        raise MapError(path, "scenario file not found")
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise MapError(path, f"not valid TOML: {exc}") from None
+    try:
+        scenario = Scenario.model_validate(doc)
+    except ValidationError as exc:
+        raise MapError(path, _describe(exc, doc)) from None
+    names = {r if isinstance(r, str) else r.name for r in residents}
+    seen: set[str] = set()
+    for fact in scenario.facts:
+        place = f"fact {fact.id!r}"
+        if fact.id in seen:
+            raise MapError(path, "appears twice (fact ids must be unique)", place=place)
+        seen.add(fact.id)
+        if fact.holder not in names:
+            raise MapError(path, f"holder {fact.holder!r} is not a resident", place=place)
+        if not fact.evidence:
+            raise MapError(path, "evidence is empty: give the lower-case words a memory must contain", place=place)
+        bad = [w for w in fact.evidence if not _WORD.fullmatch(w)]
+        if bad:
+            raise MapError(path, f"evidence {bad} must be single lower-case words", place=place)
+        if not fact.carried_by(fact.memory):
+            missing = [w for w in fact.evidence if not _words(fact.memory) & _forms(w)]
+            raise MapError(path, f"the seeded memory lacks the evidence words {missing}", place=place)
+    template = scenario.relationship_question.template
+    try:
+        fields = {f for _, f, _, _ in string.Formatter().parse(template) if f is not None}
+    except ValueError as exc:
+        raise MapError(path, f"template {template!r} is malformed: {exc}", place="relationship_question") from None
+    if fields != {"name"}:
+        raise MapError(path, f"template {template!r} must contain {{name}} and no other field",
+                       place="relationship_question")
+    return scenario
