@@ -191,7 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.set_defaults(func=cmd_doctor)
 
     bench = sub.add_parser("bench", help="print benchmark figures")
-    bench.add_argument("name", choices=["world", "inference"])
+    bench.add_argument("name", choices=["world", "inference", "agents"])
     bench.add_argument("--json", action="store_true")
     bench.add_argument("--quick", action="store_true", help="fewer repetitions (for smoke tests)")
     bench.set_defaults(func=cmd_bench)

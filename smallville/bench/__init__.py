@@ -15,4 +15,8 @@ def run_bench(name: str, quick: bool = False) -> dict[str, Any]:
         from smallville.bench.inference import bench_inference_client
 
         return {**bench_inference_client(quick=quick), **bench_embedded(quick=quick)}
+    if name == "agents":
+        from smallville.bench.agents import bench_retrieval
+
+        return bench_retrieval(quick=quick)
     raise ValueError(f"unknown benchmark {name!r}")

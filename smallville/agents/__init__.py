@@ -1,0 +1,1 @@
+"""Generative agents: memory stream, perception, reflection, planning and conversation of the residents."""
