@@ -204,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     if not args.verbose:
         # One line per HTTP request drowns what matters; -v brings them back.
-        for noisy in ("httpx", "httpx2", "openai", "aiohttp"):
+        for noisy in ("httpx", "httpx2", "openai", "aiohttp", "faiss"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         return int(args.func(args))
