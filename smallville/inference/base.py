@@ -83,6 +83,11 @@ class RateLimited(InferenceError):
     """429 after the retries (Retry-After was honoured)."""
 
 
+class RequestRejected(InferenceError):
+    """A 4xx other than 401/403/404/429: the server refuses this request (too long, unsupported field...).
+    Not retried."""
+
+
 class AnswerInvalid(InferenceError):
     """The model's answers never fit the answer model (or were empty / cut by max_tokens)."""
 

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from smallville.inference.base import CallOptions, InferenceError, Message, ModelNotFound
 from smallville.inference.pool import ServerPool
-from smallville.inference.settings import EndpointSettings, InferenceSettings
+from smallville.inference.settings import EndpointSettings, InferenceSettings, display_url
 
 
 class DoctorAnswer(BaseModel):
@@ -41,7 +41,7 @@ def _single(settings: InferenceSettings, endpoint: EndpointSettings) -> Inferenc
 async def check_endpoint(settings: InferenceSettings, endpoint: EndpointSettings) -> dict[str, Any]:
     """One row: name, base_url, model, structured mode, reachable, model_present, structured_ok, latency_ms,
     problem (empty when all is well). `model_present` is None where the server lists no models."""
-    row: dict[str, Any] = {"name": endpoint.name, "base_url": endpoint.base_url, "model": endpoint.model,
+    row: dict[str, Any] = {"name": endpoint.name, "base_url": display_url(endpoint.base_url), "model": endpoint.model,
                            "mode": endpoint.structured, "reachable": False, "model_present": None,
                            "structured_ok": False, "latency_ms": None, "problem": ""}
     async with ServerPool(_single(settings, endpoint)) as pool:

@@ -30,13 +30,8 @@ from typing import Any
 import numpy as np
 
 from smallville.errors import SaveError
-from smallville.inference.base import (
-    AuthenticationFailed,
-    EndpointUnavailable,
-    InferenceError,
-    ModelNotFound,
-    RateLimited,
-)
+from smallville.inference.base import InferenceError
+from smallville.inference.settings import display_url
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +132,9 @@ class _CachingEmbedder:
 
     dim: int
 
-    def __init__(self, cache: EmbeddingCache, max_batch: int):
+    def __init__(self, cache: EmbeddingCache, max_batch: int, model: str):
+        if cache.model != model:
+            raise ValueError(f"cache was made with {cache.model!r}, this embedder is {model!r}")
         self.cache = cache
         self.max_batch = max_batch
         self.model_calls = 0  # batches sent to the model
@@ -154,6 +151,9 @@ class _CachingEmbedder:
 
     async def embed(self, texts: Sequence[str]) -> np.ndarray:
         texts = list(texts)
+        for text in texts:  # before any state changes: a bad call must leave no future behind
+            if not isinstance(text, str):
+                raise TypeError(f"embed() takes strings, got {type(text).__name__}")
         loop = asyncio.get_running_loop()
         if loop is not self._loop:
             # Queue, futures and worker belong to one loop; a new loop (a new asyncio.run) starts afresh.
@@ -161,8 +161,6 @@ class _CachingEmbedder:
         rows: dict[str, np.ndarray] = {}
         waits: dict[str, asyncio.Future[np.ndarray]] = {}
         for text in dict.fromkeys(texts):
-            if not isinstance(text, str):
-                raise TypeError(f"embed() takes strings, got {type(text).__name__}")
             row = self.cache.get(text)
             if row is not None:
                 rows[text] = row
@@ -176,9 +174,11 @@ class _CachingEmbedder:
             waits[text] = fut
         if self._queue and (self._worker is None or self._worker.done()):
             self._worker = loop.create_task(self._drain())
-        for text, fut in waits.items():
-            # shield: one caller being cancelled must not cancel the result other callers wait for.
-            rows[text] = await asyncio.shield(fut)
+        if waits:
+            # shield: one caller being cancelled must not cancel the result other callers wait for. gather: when
+            # a batch fails, every future's exception is retrieved (no "exception was never retrieved" noise).
+            found = await asyncio.gather(*(asyncio.shield(fut) for fut in waits.values()))
+            rows.update(zip(waits, found, strict=True))
         if not texts:
             return np.empty((0, self.dim), dtype=np.float32)
         return np.stack([rows[t] for t in texts])
@@ -188,19 +188,21 @@ class _CachingEmbedder:
             batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
             try:
                 vectors = await self._compute(batch)
+                # inside the try: a batch the cache refuses (wrong row count or size) must fail its callers,
+                # not kill this worker and leave them waiting for ever
+                self.cache.put(batch, vectors)
             except BaseException as exc:
                 failed = batch + (self._queue if isinstance(exc, asyncio.CancelledError) else [])
                 for text in failed:
                     fut = self._inflight.pop(text, None)
                     if fut is not None and not fut.done():
-                        fut.set_exception(exc if isinstance(exc, Exception) else InferenceError("embedding cancelled"))
+                        fut.set_exception(_as_inference_error(exc))
                 if not isinstance(exc, Exception):
                     self._queue = []
                     raise
                 continue
             self.model_calls += 1
             self.texts_embedded += len(batch)
-            self.cache.put(batch, vectors)
             for text, row in zip(batch, vectors, strict=True):
                 fut = self._inflight.pop(text, None)
                 cached = self.cache.peek(text)
@@ -210,6 +212,14 @@ class _CachingEmbedder:
     def stats(self) -> dict[str, int]:
         return {"cache_hits": self.cache.hits, "cache_misses": self.cache.misses, "cached_texts": len(self.cache),
                 "model_calls": self.model_calls, "texts_embedded": self.texts_embedded, "coalesced": self.coalesced}
+
+
+def _as_inference_error(exc: BaseException) -> BaseException:
+    if isinstance(exc, InferenceError):
+        return exc
+    if isinstance(exc, Exception):  # callers of embed() get a typed error, never a bare ValueError
+        return InferenceError(f"embedding failed: {type(exc).__name__}: {exc}")
+    return InferenceError("embedding cancelled")
 
 
 def _normalise(mat: np.ndarray, source: str) -> np.ndarray:
@@ -226,9 +236,7 @@ class LocalEmbedder(_CachingEmbedder):
     def __init__(self, model_path: str | Path | None = None, *, batch_size: int = 64, max_batch: int = 512,
                  cache: EmbeddingCache | None = None, dim: int = LOCAL_DIM):
         self.name = LOCAL_MODEL if model_path is None else Path(model_path).name
-        super().__init__(cache or EmbeddingCache(self.name, dim), max_batch)
-        if self.cache.model != self.name:
-            raise ValueError(f"cache was made with {self.cache.model!r}, this embedder is {self.name!r}")
+        super().__init__(cache or EmbeddingCache(self.name, dim), max_batch, self.name)
         self.dim = dim
         self.batch_size = batch_size
         self._path = model_path
@@ -292,11 +300,10 @@ class RemoteEmbedder(_CachingEmbedder):
         self.endpoint = name or base_url
         self.model = model
         self.api_key_env = api_key_env
-        super().__init__(cache or EmbeddingCache(model, dim), max_batch)
-        if self.cache.model != model:
-            raise ValueError(f"cache was made with {self.cache.model!r}, this embedder is {model!r}")
+        super().__init__(cache or EmbeddingCache(model, dim), max_batch, model)
         self._dim = dim or self.cache.dim
         self._key = os.environ.get(api_key_env, "")
+        self._url = display_url(base_url)
         self._client_args: dict[str, Any] = {
             # Local servers (vLLM, llama.cpp, Ollama) ignore the key; the client insists on a non-empty one.
             "base_url": base_url, "api_key": self._key or "not-set", "timeout": timeout_s, "max_retries": max_retries}
@@ -322,25 +329,23 @@ class RemoteEmbedder(_CachingEmbedder):
         return text.replace(self._key, "***") if len(self._key) >= 4 else text
 
     async def _compute(self, texts: list[str]) -> np.ndarray:
-        oa = self._openai
+        from smallville.inference.pool import classify_api_error
+
+        caught: Exception | None = None
         try:
             resp = await self._client_for_loop().embeddings.create(model=self.model, input=texts,
                                                                    encoding_format="float")
-        except (oa.AuthenticationError, oa.PermissionDeniedError) as exc:
-            hint = f"the key in ${self.api_key_env} was refused" if self._key else f"no key: set ${self.api_key_env}"
-            raise AuthenticationFailed(f"HTTP {exc.status_code}: {hint}", self.endpoint) from None
-        except oa.NotFoundError:
-            raise ModelNotFound(f"embedding model {self.model!r} is not served (HTTP 404)", self.endpoint) from None
-        except oa.RateLimitError:
-            raise RateLimited("HTTP 429 on embeddings after the retries", self.endpoint) from None
-        except (oa.APITimeoutError, oa.APIConnectionError) as exc:
-            raise EndpointUnavailable(f"embeddings unreachable: {type(exc).__name__}", self.endpoint) from None
-        except oa.APIStatusError as exc:
-            kind = EndpointUnavailable if exc.status_code >= 500 else InferenceError
-            raise kind(f"embeddings HTTP {exc.status_code}: {self._redact(str(exc.message))[:300]}",
-                       self.endpoint) from None
-        except oa.APIError as exc:  # a 2xx body that is not an embeddings answer
-            raise InferenceError(f"bad embeddings answer: {self._redact(str(exc))[:300]}", self.endpoint) from None
+        except self._openai.OpenAIError as exc:
+            caught = exc
+        if caught is not None:
+            # the pool's reading of a failure (the client has already retried), raised outside the handler so
+            # that the error does not chain the client's exception: it holds the request and its key
+            failure = classify_api_error(caught, endpoint=self.endpoint, url=self._url, model=self.model,
+                                         key_env=self.api_key_env, has_key=bool(self._key),
+                                         timeout_s=self._client_args["timeout"], scrub=self._redact,
+                                         retry_after_max_s=0.0)
+            del caught
+            raise failure.error
         data = sorted(resp.data or [], key=lambda d: d.index)
         if len(data) != len(texts):
             raise InferenceError(f"asked for {len(texts)} embeddings, got {len(data)}", self.endpoint)

@@ -9,7 +9,7 @@ benchmark.
 Behaviour is programmed with short specs, for the whole server (`default`)
 or for the next requests in order (`script`): `ok`, `429[:retry_after]`, `500`, `503`, `401`, `404`,
 `non_json`, `empty`, `garbage`, `bad_schema`, `length`, `drop`, `hang`, `slow:SECONDS`, or any
-HTTP error status (`400`, `422`, ...). A server built
+HTTP error status (`400`, `422`, ...); `models_route=False` takes `GET /v1/models` away. A server built
 with `api_key=` answers 401 to any other key; a model it does not serve gets 404, as real servers do.
 `kill()` stops answering (listener closed, open connections dropped) and `revive()` starts again on
 the same port.
@@ -31,7 +31,7 @@ import threading
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 _SPECS = {"ok", "429", "non_json", "empty", "garbage", "bad_schema", "length", "drop", "hang", "slow"}
 
@@ -66,6 +66,7 @@ class FakeState:
         self.models = models
         self.api_key = api_key
         self.embedding_dim = embedding_dim
+        self.models_route = True  # False: GET /v1/models answers 404, as on servers that have no such route
         self.default = "ok"
         self.queue: deque[str] = deque()
         self.requests = 0
@@ -79,6 +80,8 @@ class FakeState:
         with self.lock:
             if "latency_s" in order:
                 self.latency_s = float(order["latency_s"])
+            if "models_route" in order:
+                self.models_route = bool(order["models_route"])
             if "default" in order:
                 self.default = _check_spec(str(order["default"]))
             if "script" in order:
@@ -110,7 +113,7 @@ async def handle_request(state: FakeState, method: str, path: str, headers: dict
     with state.lock:
         state.requests += 1
         state.paths[path] = state.paths.get(path, 0) + 1
-    if path == "/v1/models" and method == "GET":
+    if path == "/v1/models" and method == "GET" and state.models_route:
         return Reply.json(200, {"object": "list", "data": [
             {"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in state.models]})
     if path not in ("/v1/chat/completions", "/v1/embeddings") or method != "POST":
@@ -274,67 +277,107 @@ class _Dropped(Exception):
     """The programmed answer is to drop the connection."""
 
 
+class _Connection(asyncio.Protocol):
+    """One client connection: HTTP/1.1 requests answered one after another (keep-alive, no pipelining).
+
+    A protocol rather than asyncio streams: no reader/writer pair and no read coroutines per connection,
+    which halves the server's CPU per request. On the 2 cores a client benchmark runs on, the server takes
+    that CPU from the client it measures.
+    """
+
+    def __init__(self, core: _Core):
+        self.core = core
+        self.buffer = bytearray()
+        self.transport: asyncio.Transport | None = None
+        self.task: asyncio.Task[None] | None = None  # the request being answered
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.core.transports.add(transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.transport is not None:
+            self.core.transports.discard(self.transport)
+        if self.task is not None:  # the client is gone: stop working on its answer (e.g. a `hang`)
+            self.task.cancel()
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        if self.task is None:
+            self._next()
+
+    def _next(self) -> None:
+        """Start answering the next complete request in the buffer, if there is one."""
+        assert self.transport is not None
+        end = self.buffer.find(b"\r\n\r\n")
+        if end < 0:
+            if len(self.buffer) > _MAX_HEAD:
+                self.transport.abort()
+            return
+        lines = self.buffer[:end].decode("latin-1").split("\r\n")
+        method, path, _ = [*lines[0].split(" ", 2), "", ""][:3]
+        headers = {}
+        for line in lines[1:]:
+            key, colon, value = line.partition(":")
+            if colon:
+                headers[key.strip().lower()] = value.strip()
+        try:
+            length = int(headers.get("content-length", "0") or 0)
+        except ValueError:
+            length = -1
+        if not 0 <= length <= _MAX_BODY:
+            self.transport.abort()
+            return
+        if len(self.buffer) < end + 4 + length:
+            return  # the body is still on its way
+        body = bytes(self.buffer[end + 4 : end + 4 + length])
+        del self.buffer[: end + 4 + length]
+        self.task = asyncio.get_running_loop().create_task(self._answer(method, path, headers, body))
+
+    async def _answer(self, method: str, path: str, headers: dict[str, str], body: bytes) -> None:
+        assert self.transport is not None
+        if path.startswith("/_fake/"):
+            reply = self.core.control(method, path, body)
+        else:
+            reply = await handle_request(self.core.state, method, path.split("?", 1)[0], headers, body)
+        if reply.drop:
+            self.transport.abort()
+            return
+        keep_alive = headers.get("connection", "").lower() != "close"
+        self.transport.write(_encode(reply, keep_alive))
+        if not keep_alive:
+            self.transport.close()
+            return
+        self.task = None
+        self._next()
+
+
 class _Core:
-    """The asyncio side: listener, connections, request loop. Runs inside one event loop."""
+    """The asyncio side: listener and connections. Runs inside one event loop."""
 
     def __init__(self, state: FakeState, host: str, port: int):
         self.state = state
         self.host = host
         self.port = port
         self.server: asyncio.Server | None = None
-        self.writers: set[asyncio.StreamWriter] = set()
+        self.transports: set[asyncio.Transport] = set()
 
     async def open(self) -> None:
-        self.server = await asyncio.start_server(self._serve, self.host, self.port, backlog=4096, reuse_address=True)
+        loop = asyncio.get_running_loop()
+        self.server = await loop.create_server(lambda: _Connection(self), self.host, self.port, backlog=4096,
+                                               reuse_address=True)
         self.port = self.server.sockets[0].getsockname()[1]
 
     async def close(self) -> None:
         if self.server is not None:
             self.server.close()
             self.server = None
-        for writer in list(self.writers):
-            writer.transport.abort()
-        self.writers.clear()
+        for transport in list(self.transports):
+            transport.abort()
+        self.transports.clear()
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.writers.add(writer)
-        try:
-            while True:
-                try:
-                    head = await reader.readuntil(b"\r\n\r\n")
-                except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
-                    return
-                if len(head) > _MAX_HEAD:
-                    return
-                lines = head.decode("latin-1").split("\r\n")
-                method, path, _ = [*lines[0].split(" ", 2), "", ""][:3]
-                headers = {}
-                for line in lines[1:]:
-                    if ":" in line:
-                        key, value = line.split(":", 1)
-                        headers[key.strip().lower()] = value.strip()
-                length = int(headers.get("content-length", "0") or 0)
-                if length > _MAX_BODY:
-                    return
-                body = await reader.readexactly(length) if length else b""
-                if path.startswith("/_fake/"):
-                    reply = self._control(method, path, body)
-                else:
-                    reply = await handle_request(self.state, method, path.split("?", 1)[0], headers, body)
-                if reply.drop:
-                    writer.transport.abort()
-                    return
-                writer.write(_encode(reply, keep_alive=headers.get("connection", "").lower() != "close"))
-                await writer.drain()
-                if headers.get("connection", "").lower() == "close":
-                    return
-        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
-            return
-        finally:
-            self.writers.discard(writer)
-            writer.transport.abort()
-
-    def _control(self, method: str, path: str, body: bytes) -> Reply:
+    def control(self, method: str, path: str, body: bytes) -> Reply:
         if path == "/_fake/stats":
             return Reply.json(200, self.state.stats())
         if path == "/_fake/control" and method == "POST":
@@ -358,7 +401,45 @@ def _encode(reply: Reply, keep_alive: bool) -> bytes:
     return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + reply.body
 
 
-class FakeServer:
+class _Programmable:
+    """What both ways of running the fake server share: their address and how they are programmed."""
+
+    @property
+    def port(self) -> int:
+        raise NotImplementedError
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def control(self, **order: Any) -> None:
+        """Apply an order: `latency_s`, `default`, `script`, `reset`, `models_route` (see `FakeState.apply`)."""
+        raise NotImplementedError
+
+    def script(self, *specs: str) -> None:
+        """The next requests (chat and embeddings) get these behaviours, in order; then the default."""
+        self.control(script=list(specs))
+
+    def set_default(self, spec: str) -> None:
+        self.control(default=spec)
+
+    def set_latency(self, seconds: float) -> None:
+        self.control(latency_s=seconds)
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class FakeServer(_Programmable):
     """The fake server in a background thread with its own event loop. Use as a context manager."""
 
     def __init__(self, *, latency_s: float = 0.0, models: Sequence[str] = ("fake-model",), api_key: str | None = None,
@@ -406,30 +487,13 @@ class FakeServer:
             self._loop = None
             self._thread = None
 
-    def __enter__(self) -> FakeServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
     # -- programming -------------------------------------------------------------------------------
     @property
     def port(self) -> int:
         return self._core.port
 
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
-
-    def script(self, *specs: str) -> None:
-        """The next requests (chat and embeddings) get these behaviours, in order; then the default."""
-        self.state.apply({"script": list(specs)})
-
-    def set_default(self, spec: str) -> None:
-        self.state.apply({"default": spec})
-
-    def set_latency(self, seconds: float) -> None:
-        self.state.apply({"latency_s": seconds})
+    def control(self, **order: Any) -> None:
+        self.state.apply(order)
 
     def kill(self) -> None:
         """Stop answering: close the listener and drop every open connection."""
@@ -450,7 +514,7 @@ class FakeServer:
         asyncio.run_coroutine_threadsafe(coro, self._loop).result(10)
 
 
-class FakeServerProcess:
+class FakeServerProcess(_Programmable):
     """The fake server in a child process (its own interpreter and core), driven over HTTP."""
 
     def __init__(self, *, latency_s: float = 0.0, models: Sequence[str] = ("fake-model",), api_key: str | None = None,
@@ -461,8 +525,12 @@ class FakeServerProcess:
         if api_key:
             self.args += ["--api-key-env", "SMALLVILLE_FAKE_SERVER_KEY"]
         self._key = api_key
-        self.port = 0
+        self._port = 0
         self._proc: Any = None
+
+    @property
+    def port(self) -> int:
+        return self._port
 
     def start(self) -> FakeServerProcess:
         import os
@@ -478,7 +546,7 @@ class FakeServerProcess:
         if not line.startswith("listening "):
             self.stop()
             raise RuntimeError(f"fake server did not start: {line!r}")
-        self.port = int(line.split()[1])
+        self._port = int(line.split()[1])
         return self
 
     def stop(self) -> None:
@@ -494,24 +562,8 @@ class FakeServerProcess:
                 self._proc.stdout.close()
             self._proc = None
 
-    def __enter__(self) -> FakeServerProcess:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
-
     def control(self, **order: Any) -> None:
         self._http("POST", "/_fake/control", order)
-
-    def script(self, *specs: str) -> None:
-        self.control(script=list(specs))
-
-    def set_default(self, spec: str) -> None:
-        self.control(default=spec)
 
     def kill(self) -> None:
         self.control(kill=True)

@@ -22,6 +22,7 @@ models should use enums / Literal. Requests are served one at a time.
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import contextlib
 import ctypes
@@ -181,18 +182,27 @@ class EmbeddedServer:
             model_path = self.model_path or find_gguf()
             started = time.perf_counter()
             deadline = started + self.startup_timeout_s
-            for attempt in range(3):
-                self.port = self._fixed_port or free_port()
-                self._spawn(model_path)
-                if self._wait_ready(deadline):
-                    break
-                # Someone took the free port between our probe and the server's bind: try another.
-                self._terminate()
-                if self._fixed_port is not None or attempt == 2:
-                    raise EmbeddedServerError(f"port {self.port} on {HOST} is in use")
-                log.warning("embedded server: port %s was taken, retrying on another", self.port)
-            self.startup_s = time.perf_counter() - started
+            # Registered before the child exists: a SIGTERM, or exit, while it loads must stop it too.
             _register(self)
+            try:
+                for attempt in range(3):
+                    self.port = self._fixed_port or free_port()
+                    self._spawn(model_path)
+                    if self._wait_ready(deadline):
+                        break
+                    # Someone took the free port between our probe and the server's bind: try another.
+                    self._terminate()
+                    if self._fixed_port is not None or attempt == 2:
+                        raise EmbeddedServerError(f"port {self.port} on {HOST} is in use")
+                    log.warning("embedded server: port %s was taken, retrying on another", self.port)
+            except BaseException:
+                # Ctrl-C while the model loads, or any failure to come up: no half-started server survives
+                # start() (`with` never reaches __exit__ when __enter__ raises).
+                self._terminate()
+                _unregister(self)
+                self.port = None
+                raise
+            self.startup_s = time.perf_counter() - started
         log.info("embedded server %s up in %.1f s (pid %s, log %s)", self.base_url, self.startup_s, self.pid,
                  self.log_path)
         if self.announce is not None:
@@ -226,6 +236,15 @@ class EmbeddedServer:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.stop()
+
+    async def __aenter__(self) -> EmbeddedServer:
+        # Starting waits seconds for the model to load: in a worker thread, so that the event loop (and the
+        # town on it) keeps running meanwhile.
+        return await asyncio.to_thread(self.start)
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await asyncio.to_thread(self.stop)
 
     # -- process --------------------------------------------------------------------------------------
 

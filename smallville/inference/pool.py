@@ -8,13 +8,17 @@ outstanding work per unit of weight (ties by name, so the choice is deterministi
 Failures are sorted by what helps:
 - 401/403 -> `AuthenticationFailed` and 404 -> `ModelNotFound` at once: retrying cannot fix a config;
 - other 4xx -> `RequestRejected` (the request itself is wrong);
-- 429 -> wait what Retry-After says (or fail over at once to an endpoint that is not rate-limited);
-- connection errors, timeouts, 5xx and bodies that are not JSON -> fail over to another endpoint at once,
-  or back off (exponential, jittered) when every endpoint has been tried; each counts towards the
-  endpoint's breaker, which takes it out of rotation after `breaker_failures` consecutive failures and
-  probes it (`GET /models`) after a cooldown that doubles while it stays down.
+- 429 -> wait what Retry-After says, at most `retry_after_max_s` (or fail over at once to an endpoint that
+  is not rate-limited);
+- connection errors, timeouts, 5xx and bodies that are not a chat completion -> fail over to another
+  endpoint at once, or back off (exponential, jittered) when every endpoint has been tried; each counts
+  towards the endpoint's breaker, which takes it out of rotation after `breaker_failures` consecutive
+  failures and probes it (`GET /models`: any answer below 500 means it is up) after a cooldown that
+  doubles while it stays down.
 Structured answers (schema forms, validation, re-asking) are `structured.py`'s; this module only sends.
-API keys live in the clients alone: never in settings, reprs, log lines, errors or recordings.
+`classify_api_error` is shared with the remote embedder (`embed.py`), so both report a failure alike.
+API keys live in the clients alone: never in settings, reprs, log lines, errors or recordings; an error
+raised here never chains the client's exception (which holds the request, Authorization header included).
 """
 
 from __future__ import annotations
@@ -23,10 +27,12 @@ import asyncio
 import email.utils
 import json
 import logging
+import math
 import random
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import openai
@@ -47,8 +53,9 @@ from smallville.inference.base import (
     ModelNotFound,
     NoEndpointAvailable,
     RateLimited,
+    RequestRejected,
 )
-from smallville.inference.settings import EndpointSettings, InferenceSettings, read_api_key
+from smallville.inference.settings import EndpointSettings, InferenceSettings, display_url, read_api_key
 from smallville.inference.structured import (
     RawAnswer,
     complete_structured,
@@ -58,6 +65,7 @@ from smallville.inference.structured import (
 )
 
 T = TypeVar("T", bound=BaseModel)
+R = TypeVar("R")
 log = logging.getLogger("smallville.inference")
 
 _NO_KEY = "sk-no-key-set"  # the client insists on a key; local servers ignore it
@@ -75,16 +83,25 @@ def _http_client(**kwargs: Any) -> Any:
         return openai.DefaultAsyncHttpxClient(**kwargs)
 
 
-class RequestRejected(InferenceError):
-    """A 4xx other than 401/403/404/429: the server refuses this request (too long, unsupported field...).
-    Not retried. (Defined here because `base.py` has no class for it.)"""
+__all__ = ["ApiFailure", "RequestRejected", "ServerPool", "classify_api_error"]  # RequestRejected: from base
+
+
+@dataclass(frozen=True)
+class ApiFailure:
+    """What one failed request means: `kind` for accounting, the `error` a caller would get, and whether
+    another try (here or elsewhere) may help; `wait_s` is a 429's Retry-After, already capped."""
+
+    kind: str
+    error: InferenceError
+    retryable: bool
+    wait_s: float = 0.0
+    counts_for_breaker: bool = True
 
 
 class _Retryable(Exception):
-    def __init__(self, error: InferenceError, wait_s: float = 0.0, counts_for_breaker: bool = True):
-        self.error = error
-        self.wait_s = wait_s
-        self.counts_for_breaker = counts_for_breaker
+    def __init__(self, failure: ApiFailure):
+        self.error = failure.error
+        self.wait_s = failure.wait_s
 
 
 class _Endpoint:
@@ -93,6 +110,7 @@ class _Endpoint:
     def __init__(self, cfg: EndpointSettings, cooldown_s: float):
         self.cfg = cfg
         self.name = cfg.name
+        self.url = display_url(cfg.base_url)  # for messages: the base URL itself may hold a key
         self.has_key = read_api_key(cfg.api_key_env) is not None
         timeout = openai.Timeout(cfg.timeout_s, connect=min(10.0, cfg.timeout_s))
         limits = _http.Limits(max_connections=cfg.max_concurrency, max_keepalive_connections=cfg.max_concurrency)
@@ -110,7 +128,7 @@ class _Endpoint:
         self.probe: asyncio.Task[None] | None = None
 
     def __repr__(self) -> str:
-        return f"_Endpoint({self.name!r}, {self.cfg.base_url!r}, model={self.cfg.model!r}, out={self.out})"
+        return f"_Endpoint({self.name!r}, {self.url!r}, model={self.cfg.model!r}, out={self.out})"
 
 
 class ServerPool:
@@ -138,51 +156,58 @@ class ServerPool:
         await self.close()
 
     async def close(self) -> None:
+        probes = [ep.probe for ep in self._endpoints if ep.probe is not None]
+        for probe in probes:
+            probe.cancel()
+        # awaited, so that no probe outlives the clients it uses ("Task was destroyed but it is pending")
+        await asyncio.gather(*probes, return_exceptions=True)
         for ep in self._endpoints:
-            if ep.probe is not None:
-                ep.probe.cancel()
             await ep.client.close()
 
     def status(self) -> list[dict[str, Any]]:
         """Per endpoint: in rotation or not, work outstanding, consecutive failures (JSON-safe)."""
-        return [{"name": ep.name, "base_url": ep.cfg.base_url, "model": ep.cfg.model, "in_rotation": not ep.out,
+        return [{"name": ep.name, "base_url": ep.url, "model": ep.cfg.model, "in_rotation": not ep.out,
                  "outstanding": ep.outstanding, "consecutive_failures": ep.failures} for ep in self._endpoints]
 
     async def list_models(self, endpoint: str) -> list[str]:
         """The model ids `GET /models` lists at one endpoint (no retries: a health check wants the truth)."""
         ep = self._by_name[endpoint]
         start = time.monotonic()
+        caught: Exception | None = None
         try:
             page = await ep.client.models.list()
         except Exception as exc:
-            failure = self._failure(ep, exc, time.monotonic() - start)
-            raise (failure.error if isinstance(failure, _Retryable) else failure) from None
+            caught = exc
+        if caught is not None:  # raised outside the handler: see the module docstring
+            failure = self._failure(ep, caught, time.monotonic() - start)
+            del caught
+            raise failure.error if isinstance(failure, _Retryable) else failure
         return sorted(str(m.id) for m in page.data)
 
     # -- LanguageModel ----------------------------------------------------------------------------------
     async def complete_model(self, messages: Sequence[Message], answer: type[T], options: CallOptions) -> T:
-        start = time.monotonic()
-        try:
-            result = await complete_structured(self._send, messages, answer, options,
-                                               self.settings.answer_retries, self._invalid(options.purpose))
-        except InferenceError as exc:
-            self.accounting.call_done(options.purpose, time.monotonic() - start, type(exc).__name__)
-            raise
-        self.accounting.call_done(options.purpose, time.monotonic() - start)
-        return result
+        return await self._accounted(options.purpose, complete_structured(
+            self._send, messages, answer, options, self.settings.answer_retries, self._invalid(options.purpose)))
 
     async def complete_text(self, messages: Sequence[Message], options: CallOptions) -> str:
+        return await self._accounted(options.purpose, complete_text_checked(
+            self._send_text, messages, options, self.settings.answer_retries, self._invalid(options.purpose)))
+
+    async def _send_text(self, messages: Sequence[Message], options: CallOptions) -> RawAnswer:
+        return await self._send(messages, None, options)
+
+    async def _accounted(self, purpose: str, call: Awaitable[R]) -> R:
+        """Await one caller's call and count it (with the error class when it raised a typed error)."""
         start = time.monotonic()
         try:
-            text = await complete_text_checked(lambda m, o: self._send(m, None, o), messages, options,
-                                               self.settings.answer_retries, self._invalid(options.purpose))
+            result = await call
         except InferenceError as exc:
-            self.accounting.call_done(options.purpose, time.monotonic() - start, type(exc).__name__)
+            self.accounting.call_done(purpose, time.monotonic() - start, type(exc).__name__)
             raise
-        self.accounting.call_done(options.purpose, time.monotonic() - start)
-        return text
+        self.accounting.call_done(purpose, time.monotonic() - start)
+        return result
 
-    def _invalid(self, purpose: str) -> Any:
+    def _invalid(self, purpose: str) -> Callable[[str, str], None]:
         def note(endpoint: str, feedback: str) -> None:
             self.accounting.invalid_answer(purpose)
             log.info("[%s] invalid answer for %s: %s", endpoint, purpose, feedback[:200])
@@ -246,7 +271,7 @@ class ServerPool:
             avoid.clear()
 
     def _body(self, ep: _Endpoint, messages: Sequence[Message], answer: type[BaseModel] | None,
-              options: CallOptions) -> dict[str, Any]:
+              options: CallOptions) -> bytes:
         mode = ep.cfg.structured
         chat = request_messages(messages, answer, mode) if answer is not None else list(messages)
         body: dict[str, Any] = {"model": ep.cfg.model, "messages": [{"role": m.role, "content": m.content}
@@ -258,53 +283,54 @@ class ServerPool:
             body["response_format"] = fmt
         for key, value in options.extra.items():  # sampling extras (penalties, top_p, ...) go as they are
             body.setdefault(key, value)
-        return body
+        # Serialised here: the client sends bytes as they are, where a dict would be copied and re-encoded
+        # by its request machinery on every request (CPU that 1,000 concurrent calls feel).
+        return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
 
     async def _request(self, ep: _Endpoint, messages: Sequence[Message], answer: type[BaseModel] | None,
                        options: CallOptions) -> RawAnswer:
-        body = self._body(ep, messages, answer, options)
+        payload = self._body(ep, messages, answer, options)
+        caught: Exception | None = None
         ep.outstanding += 1
         start = time.monotonic()
         try:
             async with ep.semaphore:
                 start = time.monotonic()
-                # `post` with the raw response, rather than `chat.completions.create`: the same client, auth and
-                # typed errors, minus the request transform and response models, which cost more CPU than
-                # everything else here (the answer is parsed and validated by `structured.py` anyway)
-                response = await ep.client.post("/chat/completions", body=body, cast_to=_http.Response)
-                data = json.loads(response.content)
-                if not isinstance(data, dict):
-                    raise ValueError("not a JSON object")
-        except Exception as exc:
-            raise self._failure(ep, exc, time.monotonic() - start) from None
+                try:
+                    # `post` with the raw response, rather than `chat.completions.create`: the same client, auth
+                    # and typed errors, minus the request transform and response models, which cost more CPU
+                    # than everything else here (the answer is parsed and validated by `structured.py` anyway)
+                    response = await ep.client.post("/chat/completions", content=payload, cast_to=_http.Response)
+                    raw, prompt_tokens, completion_tokens = _parse_completion(response.content, ep.name)
+                except Exception as exc:
+                    caught = exc
         finally:
             ep.outstanding -= 1
         latency = time.monotonic() - start
+        if caught is not None:  # raised outside the handler: see the module docstring
+            failure = self._failure(ep, caught, latency)
+            del caught
+            raise failure
         self._healthy(ep)
-        usage = data.get("usage") or {}
-        self.accounting.request_ok(ep.name, options.purpose, latency, int(usage.get("prompt_tokens") or 0),
-                                   int(usage.get("completion_tokens") or 0))
-        choices = data.get("choices") or []
-        if not choices or not isinstance(choices[0], dict):
-            return RawAnswer("", None, ep.name, choices=0)
-        message = choices[0].get("message") or {}
-        return RawAnswer(str(message.get("content") or ""), choices[0].get("finish_reason"), ep.name)
+        self.accounting.request_ok(ep.name, options.purpose, latency, prompt_tokens, completion_tokens)
+        return raw
 
     # -- health -----------------------------------------------------------------------------------------
     def _failure(self, ep: _Endpoint, exc: Exception, latency: float) -> Exception:
         """Sort an exception into a final error (returned) or a `_Retryable` (breaker updated)."""
-        kind, final, retry = _classify(exc, ep, self._scrub)
-        self.accounting.request_failed(ep.name, kind, latency)
-        if final is not None:
-            return final
-        assert retry is not None
-        if retry.counts_for_breaker:
+        failure = classify_api_error(exc, endpoint=ep.name, url=ep.url, model=ep.cfg.model, key_env=ep.cfg.api_key_env,
+                                     has_key=ep.has_key, timeout_s=ep.cfg.timeout_s, scrub=self._scrub,
+                                     retry_after_max_s=self.settings.retry_after_max_s)
+        self.accounting.request_failed(ep.name, failure.kind, latency)
+        if not failure.retryable:
+            return failure.error
+        if failure.counts_for_breaker:
             ep.failures += 1
             if not ep.out and ep.failures >= self.settings.breaker_failures:
                 self._take_out(ep)
         else:
-            ep.busy_until = time.monotonic() + retry.wait_s
-        return retry
+            ep.busy_until = time.monotonic() + failure.wait_s
+        return _Retryable(failure)
 
     def _healthy(self, ep: _Endpoint) -> None:
         ep.failures = 0
@@ -319,12 +345,12 @@ class ServerPool:
 
     async def _probe(self, ep: _Endpoint) -> None:
         try:
-            await asyncio.wait_for(ep.client.models.list(), timeout=min(10.0, ep.cfg.timeout_s))
-        except Exception as exc:  # any failure means "still down"
-            ep.cooldown = min(_PROBE_COOLDOWN_CAP_S, ep.cooldown * 2)
-            ep.probe_at = time.monotonic() + ep.cooldown
-            log.info("[%s] still down (%s); next probe in %.1f s", ep.name, type(exc).__name__, ep.cooldown)
-        else:
+            down = await self._probe_once(ep)
+            if down:
+                ep.cooldown = min(_PROBE_COOLDOWN_CAP_S, ep.cooldown * 2)
+                ep.probe_at = time.monotonic() + ep.cooldown
+                log.info("[%s] still down (%s); next probe in %.1f s", ep.name, down, ep.cooldown)
+                return
             # half-open: back in rotation, but one more failure takes it out again, and the cooldown stays
             # long until a real answer succeeds (a server whose /models works but whose chat fails cannot
             # flap back in every few seconds)
@@ -332,6 +358,19 @@ class ServerPool:
             log.warning("[%s] answers again: back in rotation", ep.name)
         finally:
             ep.probe = None
+
+    @staticmethod
+    async def _probe_once(ep: _Endpoint) -> str:
+        """Why the endpoint is still down, or "" when it answers."""
+        try:
+            await asyncio.wait_for(ep.client.models.list(), timeout=min(10.0, ep.cfg.timeout_s))
+        except openai.APIStatusError as exc:
+            # It answered: up, even where `/models` is not served (404) or refused (401). Chat requests tell
+            # the rest; requiring a 200 would keep such a server out of rotation for good.
+            return f"HTTP {exc.status_code}" if exc.status_code >= 500 else ""
+        except Exception as exc:  # unreachable, timing out, a body that is not JSON: still down
+            return type(exc).__name__
+        return ""
 
     def _scrub(self, text: str) -> str:
         for secret in self._secrets:
@@ -367,35 +406,85 @@ def _root_cause(exc: BaseException) -> str:
     return type(exc).__name__
 
 
-def _classify(exc: Exception, ep: _Endpoint, scrub: Any) -> tuple[str, InferenceError | None, _Retryable | None]:
-    """(kind for accounting, final error or None, retryable or None)."""
-    name = ep.name
+def classify_api_error(exc: Exception, *, endpoint: str, url: str, model: str, key_env: str, has_key: bool,
+                       timeout_s: float, scrub: Callable[[str], str], retry_after_max_s: float) -> ApiFailure:
+    """What an exception from the openai client means for the caller. `url` is the display form
+    (`settings.display_url`); `scrub` removes keys from a server's own words before they are quoted."""
     if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
-        hint = (f"the key in ${ep.cfg.api_key_env} was refused" if ep.has_key
-                else f"no key: set ${ep.cfg.api_key_env}")
-        return "auth", AuthenticationFailed(f"HTTP {exc.status_code}: {hint}", name), None
+        hint = f"the key in ${key_env} was refused" if has_key else f"no key: set ${key_env}"
+        return ApiFailure("auth", AuthenticationFailed(f"HTTP {exc.status_code}: {hint}", endpoint), False)
     if isinstance(exc, openai.NotFoundError):
         detail = scrub(str(exc.message))[:200]
-        return "not_found", ModelNotFound(
-            f"HTTP 404: model {ep.cfg.model!r} not served at {ep.cfg.base_url} ({detail})", name), None
+        return ApiFailure("not_found", ModelNotFound(f"HTTP 404: model {model!r} not served at {url} ({detail})",
+                                                     endpoint), False)
     if isinstance(exc, openai.RateLimitError):
-        wait = _retry_after(exc.response)
-        return "429", None, _Retryable(RateLimited(f"HTTP 429: rate limited (Retry-After {wait:g} s)", name),
-                                       wait_s=wait, counts_for_breaker=False)
+        # capped: "Retry-After: 86400" (or inf) must not park a call, and the endpoint with it, for a day
+        wait = min(_retry_after(exc.response), retry_after_max_s)
+        return ApiFailure("429", RateLimited(f"HTTP 429: rate limited (Retry-After {wait:g} s)", endpoint), True,
+                          wait_s=wait, counts_for_breaker=False)
     if isinstance(exc, openai.APIConnectionError):  # timeouts included
         cause = _root_cause(exc)
         if "timeout" in cause.lower() and "disconnect" not in cause.lower():
-            return "timeout", None, _Retryable(EndpointUnavailable(
-                f"no answer within {ep.cfg.timeout_s:g} s ({cause})", name))
-        return "connection", None, _Retryable(EndpointUnavailable(
-            f"unreachable or connection lost ({cause}) at {ep.cfg.base_url}", name))
+            return ApiFailure("timeout", EndpointUnavailable(f"no answer within {timeout_s:g} s ({cause})", endpoint),
+                              True)
+        return ApiFailure("connection", EndpointUnavailable(
+            f"unreachable or connection lost ({cause}) at {url}", endpoint), True)
     if isinstance(exc, openai.APIStatusError):
         message = scrub(str(exc.message))[:300]
         if exc.status_code >= 500:
-            return f"http_{exc.status_code}", None, _Retryable(
-                EndpointUnavailable(f"HTTP {exc.status_code}: {message}", name))
-        return f"http_{exc.status_code}", RequestRejected(f"HTTP {exc.status_code}: {message}", name), None
-    if isinstance(exc, ValueError | UnicodeDecodeError | openai.APIResponseValidationError):
-        return "bad_body", None, _Retryable(EndpointUnavailable("answered with a body that is not JSON", name))
-    return "unexpected", None, _Retryable(EndpointUnavailable(f"unexpected {type(exc).__name__}: "
-                                                              f"{scrub(str(exc))[:200]}", name))
+            return ApiFailure(f"http_{exc.status_code}", EndpointUnavailable(f"HTTP {exc.status_code}: {message}",
+                                                                             endpoint), True)
+        return ApiFailure(f"http_{exc.status_code}", RequestRejected(f"HTTP {exc.status_code}: {message}", endpoint),
+                          False)
+    if isinstance(exc, ValueError | UnicodeDecodeError | RecursionError | openai.APIResponseValidationError):
+        return ApiFailure("bad_body", EndpointUnavailable(f"answered with a body that is not a valid answer "
+                                                          f"({scrub(str(exc))[:100]})", endpoint), True)
+    return ApiFailure("unexpected", EndpointUnavailable(f"unexpected {type(exc).__name__}: {scrub(str(exc))[:200]}",
+                                                        endpoint), True)
+
+
+def _tokens(value: object) -> int:
+    # usage counts are accounting, not the answer: a server that sends nonsense there still answered
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value >= 0:
+        return int(value)
+    return 0
+
+
+def _content_text(content: object) -> str:
+    """A message's content: a string, null, or (some servers) a list of `{"type": "text", "text": ...}` parts."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list) and all(isinstance(part, dict) for part in content):
+        texts = [part.get("text") for part in content if part.get("type", "text") == "text"]
+        if all(isinstance(t, str) for t in texts):
+            return "".join(texts)  # type: ignore[arg-type]
+    raise ValueError(f"message content of type {type(content).__name__}")
+
+
+def _parse_completion(body: bytes, endpoint: str) -> tuple[RawAnswer, int, int]:
+    """(answer, prompt tokens, completion tokens) from a chat completion body. ValueError for a body that is
+    not one, so that it counts as the endpoint's fault (retried elsewhere), never as a raw TypeError."""
+    data = json.loads(body)
+    if not isinstance(data, dict):
+        raise ValueError("not a JSON object")
+    usage = data.get("usage")
+    usage = usage if isinstance(usage, dict) else {}
+    tokens = _tokens(usage.get("prompt_tokens")), _tokens(usage.get("completion_tokens"))
+    choices = data.get("choices")
+    if choices is None or choices == []:
+        return RawAnswer("", None, endpoint, choices=0), *tokens
+    if not isinstance(choices, list):
+        raise ValueError("`choices` is not a list")
+    choice = choices[0]
+    if not isinstance(choice, dict):
+        raise ValueError("a choice is not an object")
+    message = choice.get("message")
+    if message is None:
+        message = {}
+    if not isinstance(message, dict):
+        raise ValueError("`message` is not an object")
+    finish = choice.get("finish_reason")
+    return RawAnswer(_content_text(message.get("content")), finish if isinstance(finish, str) else None,
+                     endpoint), *tokens

@@ -133,7 +133,7 @@ class Recorder:
         except InferenceError as exc:
             self._write(key, n, head, messages, options, {"error": _error_dict(exc)})
             raise
-        self._write(key, n, head, messages, options, {"answer": result.model_dump_json()})
+        self._write(key, n, head, messages, options, {"answer": _answer_json(result)})
         return result
 
     async def complete_text(self, messages: Sequence[Message], options: CallOptions) -> str:
@@ -162,8 +162,23 @@ class Recorder:
             self.calls += 1
 
 
+def _answer_json(result: BaseModel) -> str:
+    # by_alias + round_trip: what the model dumps must validate back to an equal instance on replay (a field
+    # with an alias is read back by its alias; a Json[...] field as a JSON string)
+    return result.model_dump_json(by_alias=True, round_trip=True)
+
+
+def _error_type(exc: InferenceError) -> str:
+    """The class replay raises: the error's own where `base` defines it, else the nearest one it derives from
+    (an `EmbeddedServerError` replays as the `EndpointUnavailable` it is), so that the same `except` fires."""
+    for cls in type(exc).__mro__:
+        if getattr(base, cls.__name__, None) is cls:
+            return cls.__name__
+    return InferenceError.__name__
+
+
 def _error_dict(exc: InferenceError) -> dict[str, Any]:
-    out: dict[str, Any] = {"type": type(exc).__name__, "message": str(exc), "endpoint": exc.endpoint}
+    out: dict[str, Any] = {"type": _error_type(exc), "message": str(exc), "endpoint": exc.endpoint}
     if isinstance(exc, base.AnswerInvalid):
         out["last_answer"] = exc.last_answer
     return out

@@ -18,10 +18,11 @@ An empty endpoint list means "use the embedded local server".
 from __future__ import annotations
 
 import os
+import urllib.parse
 from collections.abc import Mapping
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from smallville.errors import ConfigError
 
@@ -39,7 +40,31 @@ def _check_url(value: str) -> str:
     value = value.strip().rstrip("/")
     if not value.startswith(("http://", "https://")):
         raise ValueError("must start with http:// or https:// (e.g. http://127.0.0.1:8000/v1)")
+    if "@" in urllib.parse.urlsplit(value).netloc:
+        # the client sends the key as a bearer token and refuses a URL with credentials besides; and a URL is
+        # shown in errors and tables, where a key must never be
+        raise ValueError("must not hold credentials (user:key@host): put the key in the variable api_key_env names")
     return value
+
+
+HttpUrl = Annotated[str, AfterValidator(_check_url)]
+"""An http(s) base URL, trimmed of spaces and the trailing slash (one validator for every endpoint kind)."""
+
+
+def display_url(url: str) -> str:
+    """`url` as it may be shown (errors, logs, status, the doctor's table): a password in the URL
+    (`https://user:KEY@host/v1`) and every query value (`?api-key=KEY`) are masked. Some proxies take their
+    key there, and the URL is printed far more often than the key variable is read."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:
+        return "(unparseable URL)"
+    netloc = parts.netloc
+    if "@" in netloc:
+        user, _, host = netloc.rpartition("@")
+        netloc = f"{user.split(':', 1)[0]}:***@{host}" if ":" in user else f"***@{host}"
+    query = "&".join(f"{k}=***" for k, _ in urllib.parse.parse_qsl(parts.query, keep_blank_values=True))
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
 class EndpointSettings(BaseModel):
@@ -48,18 +73,13 @@ class EndpointSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=64)
-    base_url: str
+    base_url: HttpUrl
     model: str = Field(min_length=1)
     api_key_env: str = Field("OPENAI_API_KEY", min_length=1, description="environment variable holding the key")
     weight: float = Field(1.0, gt=0, description="share of the work relative to the other endpoints")
     max_concurrency: int = Field(32, ge=1, le=4096, description="requests in flight at once")
     structured: StructuredMode = "json_schema"
     timeout_s: float = Field(120.0, gt=0, le=3600, description="per request")
-
-    @field_validator("base_url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        return _check_url(value)
 
 
 class EmbeddingEndpointSettings(BaseModel):
@@ -68,17 +88,12 @@ class EmbeddingEndpointSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field("embeddings", min_length=1, max_length=64)
-    base_url: str
+    base_url: HttpUrl
     model: str = Field(min_length=1)
     api_key_env: str = Field("OPENAI_API_KEY", min_length=1)
     dim: int | None = Field(None, gt=0, le=65536, description="vector size; learnt from the first answer if unset")
     max_batch: int = Field(256, ge=1, le=4096, description="texts per request")
     timeout_s: float = Field(30.0, gt=0, le=3600)
-
-    @field_validator("base_url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        return _check_url(value)
 
 
 class InferenceSettings(BaseModel):

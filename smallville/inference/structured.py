@@ -32,6 +32,7 @@ T = TypeVar("T", bound=BaseModel)
 _FENCE = re.compile(r"```(?:json|JSON)?\s*\n?(.*?)```", re.DOTALL)
 _MAX_FEEDBACK_CHARS = 1500  # a validation error longer than this teaches the model nothing more
 _MAX_TOKENS_CAP = 8192  # a cut answer is retried with twice the room, up to this
+_MAX_OBJECT_STARTS = 64  # "{" positions tried when looking for an object amid prose
 
 
 @dataclass(frozen=True)
@@ -123,23 +124,47 @@ def request_messages(messages: Sequence[Message], answer: type[BaseModel], mode:
 # -- answer side --------------------------------------------------------------------------------------
 
 
+def _no_constant(name: str) -> Any:
+    # NaN / Infinity are not JSON (RFC 8259): Python's parser accepts them, but such a value cannot be
+    # recorded and replayed as the same answer (pydantic writes it back as null), and no caller wants it.
+    raise ValueError(f"{name} is not a JSON number")
+
+
+# strict=False: llama-cpp-python's grammar lets raw newlines into bounded strings.
+_DECODER = json.JSONDecoder(strict=False, parse_constant=_no_constant)
+
+
+def _has_non_finite(text: str) -> bool:
+    """True when the JSON `text` holds a bare NaN / Infinity (cheap: a full parse only if the word occurs)."""
+    if "NaN" not in text and "Infinity" not in text:
+        return False
+    try:
+        _DECODER.decode(text.strip())
+    except (ValueError, RecursionError):
+        return True
+    return False
+
+
 def extract_json(text: str) -> Any:
-    """The JSON value in a reply: bare, inside a code fence, or the first object amid prose."""
+    """The JSON value in a reply: bare, inside a code fence, or the first object amid prose.
+    Raises ValueError when there is none (also for nesting too deep to parse, and for NaN / Infinity)."""
     stripped = text.strip()
     candidates = [stripped]
     candidates += [m.group(1).strip() for m in _FENCE.finditer(stripped)]
     for candidate in candidates:
         try:
-            # strict=False: llama-cpp-python's grammar lets raw newlines into bounded strings.
-            return json.loads(candidate, strict=False)
-        except ValueError:
+            return _DECODER.decode(candidate)
+        except (ValueError, RecursionError):  # RecursionError: "[[[[..." from a model stuck in a loop
             pass
-    decoder = json.JSONDecoder(strict=False)
     start = stripped.find("{")
-    while start != -1:
+    # Each failed attempt may scan to the end of the text: bounded, a brace-laden 30k-character reply would
+    # hold the event loop for half a second (quadratic). Prose before the answer holds a few braces at most.
+    for _ in range(_MAX_OBJECT_STARTS):
+        if start == -1:
+            break
         try:
-            return decoder.raw_decode(stripped, start)[0]
-        except ValueError:
+            return _DECODER.raw_decode(stripped, start)[0]
+        except (ValueError, RecursionError):
             start = stripped.find("{", start + 1)
     raise ValueError("no JSON object found")
 
@@ -159,11 +184,15 @@ def parse_answer(raw: RawAnswer, answer: type[T]) -> T:
     if not raw.text.strip():
         raise AnswerProblem("The answer was empty.", raw.text)
     try:  # the common case, a bare JSON object, parsed and validated in one pass by pydantic-core
-        return answer.model_validate_json(raw.text)
+        value = answer.model_validate_json(raw.text)
     except ValidationError as exc:
         if not any(e["type"] == "json_invalid" for e in exc.errors()):
             raise AnswerProblem(f"That JSON does not fit the schema: {_short(exc)}. Answer again with corrected "
                                 "JSON.", raw.text) from None
+    else:
+        if not _has_non_finite(raw.text):  # pydantic-core accepts NaN / Infinity; JSON does not
+            return value
+        raise AnswerProblem("NaN and Infinity are not JSON numbers. Answer again with finite numbers.", raw.text)
     try:
         data = extract_json(raw.text)
     except ValueError:
@@ -208,7 +237,9 @@ async def complete_structured(send: SendFn, messages: Sequence[Message], answer:
             if on_invalid is not None:
                 on_invalid(last.endpoint, exc.feedback)
         if last.finish_reason == "length":
-            options = replace(options, max_tokens=min(_MAX_TOKENS_CAP, max(options.max_tokens * 2, 16)))
+            # more room, up to the cap; never less than the caller asked for (a limit above the cap stays)
+            room = min(_MAX_TOKENS_CAP, max(options.max_tokens * 2, 16))
+            options = replace(options, max_tokens=max(options.max_tokens, room))
         chat = feedback_messages(messages, problem)
     assert last is not None and problem is not None
     raise AnswerInvalid(f"no valid {answer.__name__} after {answer_retries + 1} answer(s): {problem.feedback}",
