@@ -1,0 +1,203 @@
+"""What every cognitive step shares: bounded answer types, clock arithmetic, the persona summary, the typed
+rejection, the fallback counter and `ask`, the one way a step's call is made, checked and defaulted.
+
+Each step module (importance, planning, place, social, reflection) follows one shape:
+
+- `render(...) -> list[Message]`: a short chat (a 2-3 line persona and only what the caller passes in);
+- an answer model (pydantic) whose strings, lists and numbers are all bounded (Literal / pattern), so a
+  grammar-constrained small model always ends within the step's `max_tokens`;
+- `check(answer, ...)`: validates the answer against the world and returns the repaired answer (or a
+  checked form with integer minutes for the time-bearing steps), raising `AnswerRejected` when no repair
+  makes sense;
+- `fallback(...)`: a sensible default that is an instance of the answer model and passes `check`; every
+  use is counted in `FALLBACKS` (by step) and logged with its reason.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import re
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import BaseModel, StringConstraints
+
+from smallville.errors import SmallvilleError
+from smallville.inference.base import CallOptions, InferenceError, LanguageModel, Message
+from smallville.world.residents import Resident
+
+log = logging.getLogger("smallville.agents.prompts")
+
+A = TypeVar("A", bound=BaseModel)
+C = TypeVar("C")
+
+DAY_MINUTES = 24 * 60
+
+
+def bounded_text(max_chars: int) -> Any:
+    """1..max_chars characters, no control character, quote or backslash (see smallville.bench.embedded:
+    a pattern, because llama-cpp-python's length-bounded string grammar lets raw newlines through)."""
+    return Annotated[str, StringConstraints(pattern=rf'^[^"\\\x00-\x1f]{{1,{max_chars}}}$')]
+
+
+Clock = Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
+Score = Literal[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
+
+
+@dataclass(frozen=True)
+class Step:
+    """A cognitive step's call settings: `name` is also the accounting purpose."""
+
+    name: str
+    max_tokens: int
+    temperature: float = 0.7
+
+    def options(self, seed: int | None = None, **extra: object) -> CallOptions:
+        # A 135M model repeats itself without a frequency penalty (measured in smallville.bench.embedded).
+        return CallOptions(purpose=self.name, temperature=self.temperature, seed=seed,
+                           max_tokens=self.max_tokens, extra={"frequency_penalty": 0.3, **extra})
+
+
+class AnswerRejected(SmallvilleError):
+    """A model answer that no repair can make fit the world; the caller uses the step's fallback."""
+
+    def __init__(self, step: str, reason: str):
+        self.step = step
+        self.reason = reason
+        super().__init__(f"{step}: {reason}")
+
+
+# -- fallbacks ------------------------------------------------------------------------------------------
+
+#: How many times each step fell back to its default in this process (reported by the run/bench).
+FALLBACKS: Counter[str] = Counter()
+
+
+def count_fallback(step: str, reason: str) -> None:
+    FALLBACKS[step] += 1
+    log.info("fallback for %s: %s", step, reason)
+
+
+def fallback_counts() -> dict[str, int]:
+    return dict(FALLBACKS)
+
+
+def reset_fallbacks() -> None:
+    FALLBACKS.clear()
+
+
+# -- clock ----------------------------------------------------------------------------------------------
+
+
+def clock(minute: int) -> str:
+    """Day minute (may exceed 24 h for after-midnight times) -> 'HH:MM'."""
+    minute %= DAY_MINUTES
+    return f"{minute // 60:02d}:{minute % 60:02d}"
+
+
+def parse_clock(value: str) -> int | None:
+    """'HH:MM' (also 'H:MM') -> minutes after midnight, None when it is not a time of day."""
+    m = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*", value)
+    if not m or int(m.group(1)) > 23 or int(m.group(2)) > 59:
+        return None
+    return int(m.group(1)) * 60 + int(m.group(2))
+
+
+def day_minute(value: str, wake: int) -> int | None:
+    """A clock time placed on the resident's waking day: times well before waking (two hours or more)
+    belong to the night after, so a 00:30 bedtime sorts after 23:00."""
+    m = parse_clock(value)
+    if m is None:
+        return None
+    return m + DAY_MINUTES if m < wake - 120 else m
+
+
+# -- persona --------------------------------------------------------------------------------------------
+
+
+def _first_sentence(text: str, max_words: int) -> str:
+    sentence = re.split(r"(?<=[.!?])\s", text.strip(), maxsplit=1)[0]
+    words = sentence.split()
+    if not words:
+        return ""
+    return " ".join(words).rstrip(".") + "." if len(words) <= max_words else " ".join(words[:max_words]) + "..."
+
+
+def persona(resident: Resident, *, lifestyle: bool = False) -> str:
+    """The resident in 2-3 short lines (about 40-60 tokens): who, traits, what occupies them."""
+    who = f"You are {resident.name}, {resident.age}" + (f", {resident.occupation}" if resident.occupation else "")
+    lines = [who + "." + (f" You are {', '.join(resident.traits[:4])}." if resident.traits else "")]
+    now = _first_sentence(resident.currently, 28)
+    if now:
+        lines.append(now)
+    if lifestyle and (habits := _first_sentence(resident.lifestyle, 24)):
+        lines.append(habits)
+    return "\n".join(lines)
+
+
+def numbered(items: Sequence[str], max_chars: int = 160) -> str:
+    """One line per item, '1. ...', each cut to max_chars (memories can be long transcripts)."""
+    return "\n".join(f"{i}. {shorten(t, max_chars)}" for i, t in enumerate(items, 1))
+
+
+def shorten(text: str, max_chars: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= max_chars else text[: max_chars - 1].rstrip() + "…"
+
+
+def clean_text(text: str, max_chars: int) -> str:
+    """Model text made safe for the answer models' pattern: one line, no quotes/backslashes, bounded.
+    Also drops what small models copy from the prompt's layout: a leading '1.' and stray JSON brackets."""
+    text = re.sub(r'["\\\x00-\x1f{}\[\]]+', " ", text)
+    text = re.sub(r"^\s*\d{1,2}[.)]\s+", "", text)
+    return " ".join(text.split())[:max_chars].strip(" ,;")
+
+
+def has_words(text: str) -> bool:
+    return bool(re.search(r"[A-Za-z]{2}", text))
+
+
+def closest(value: str, options: Sequence[str], cutoff: float = 0.6) -> str | None:
+    """The known option `value` names: exact, then case/space-insensitive, then containment, then the
+    closest spelling (difflib ratio >= cutoff). None when nothing is close enough."""
+    if value in options:
+        return value
+    norm = {" ".join(o.lower().split()): o for o in options}
+    key = " ".join(value.lower().split())
+    if not key:
+        return None
+    if key in norm:
+        return norm[key]
+    contained = [o for k, o in norm.items() if key in k or k in key]
+    if len(contained) == 1:
+        return contained[0]
+    match = difflib.get_close_matches(key, list(norm), n=1, cutoff=cutoff)
+    return norm[match[0]] if match else None
+
+
+def approx_tokens(messages: Sequence[Message]) -> int:
+    """Rough prompt size (words * 1.3 + 4 per message), the budget measure the tests use."""
+    return sum(int(len(m.content.split()) * 1.3) + 4 for m in messages)
+
+
+# -- the call -------------------------------------------------------------------------------------------
+
+
+async def ask(lm: LanguageModel, step: Step, messages: Sequence[Message], answer: type[A],
+              check: Callable[[A], C], fallback: Callable[[], A], *, seed: int | None = None
+              ) -> tuple[C, Literal["ok", "fallback"]]:
+    """Call, check, and on any failure (no valid answer, server gone, answer rejected) use the fallback
+    (`fallback` should be the step's own, which adds to `FALLBACKS`).
+
+    Never raises an `InferenceError` or `AnswerRejected`: a resident is never left without an answer. The
+    fallback passes `check` by construction (the tests hold each step to it).
+    """
+    try:
+        got = await lm.complete_model(messages, answer, step.options(seed))
+        return check(got), "ok"
+    except (InferenceError, AnswerRejected) as exc:
+        log.info("%s: no usable answer (%s: %s)", step.name, type(exc).__name__, exc)
+        return check(fallback()), "fallback"  # the step's fallback counts itself
