@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from smallville.errors import MapError
+from smallville.errors import MapError, describe_validation
 from smallville.world.town import Town
 
 Place = tuple[str, str]  # (sector, arena)
@@ -85,21 +85,6 @@ class ResidentsFile(BaseModel):
     residents: list[Resident] = Field(min_length=1)
 
 
-def _describe(error: ValidationError, doc: dict) -> str:
-    lines = []
-    for err in error.errors():
-        loc = list(err["loc"])
-        where = ".".join(str(p) for p in loc)
-        if len(loc) >= 2 and loc[0] == "residents" and isinstance(loc[1], int):
-            try:
-                who = doc["residents"][loc[1]].get("name", f"#{loc[1] + 1}")
-            except (IndexError, AttributeError, KeyError):
-                who = f"#{loc[1] + 1}"
-            where = f"resident {who!r}: " + ".".join(str(p) for p in loc[2:])
-        lines.append(f"{where}: {err['msg']}")
-    return "; ".join(lines)
-
-
 def load_residents(path: Path | str, town: Town) -> list[Resident]:
     """Read and check a residents file against the town. Raises `MapError` naming the resident."""
     path = Path(path)
@@ -112,7 +97,7 @@ def load_residents(path: Path | str, town: Town) -> list[Resident]:
     try:
         residents = ResidentsFile.model_validate(doc).residents
     except ValidationError as exc:
-        raise MapError(path, _describe(exc, doc)) from None
+        raise MapError(path, describe_validation(exc, doc, "residents", "resident", "name")) from None
     seen: set[str] = set()
     spawns: set[tuple[int, int]] = set()
     for r in residents:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from smallville.errors import MapError
+from smallville.errors import MapError, describe_validation
 from smallville.world.residents import Resident
 
 _WORD = re.compile(r"[a-z0-9]+")
@@ -75,21 +75,6 @@ class Scenario(BaseModel):
         raise KeyError(fact_id)
 
 
-def _describe(error: ValidationError, doc: dict) -> str:
-    lines = []
-    for err in error.errors():
-        loc = list(err["loc"])
-        where = ".".join(str(p) for p in loc)
-        if len(loc) >= 2 and loc[0] == "facts" and isinstance(loc[1], int):
-            try:
-                fid = doc["facts"][loc[1]].get("id", f"#{loc[1] + 1}")
-            except (IndexError, AttributeError, KeyError, TypeError):
-                fid = f"#{loc[1] + 1}"
-            where = f"fact {fid!r}: " + ".".join(str(p) for p in loc[2:])
-        lines.append(f"{where}: {err['msg']}")
-    return "; ".join(lines)
-
-
 def load_scenario(path: Path | str, residents: Iterable[Resident | str]) -> Scenario:
     """Read and check a scenario file against the residents (or their names). Raises `MapError` naming the fact."""
     path = Path(path)
@@ -102,7 +87,7 @@ def load_scenario(path: Path | str, residents: Iterable[Resident | str]) -> Scen
     try:
         scenario = Scenario.model_validate(doc)
     except ValidationError as exc:
-        raise MapError(path, _describe(exc, doc)) from None
+        raise MapError(path, describe_validation(exc, doc, "facts", "fact", "id")) from None
     names = {r if isinstance(r, str) else r.name for r in residents}
     seen: set[str] = set()
     for fact in scenario.facts:
