@@ -26,6 +26,7 @@ from smallville.config import Settings, resolve_path, settings_from_manifest
 from smallville.core.clock import Clock
 from smallville.core.sim import Simulation
 from smallville.errors import SaveError
+from smallville.inference.settings import display_url
 from smallville.persist.eventlog import LogWriter, truncate
 from smallville.persist.save import Save
 from smallville.world.residents import Resident, load_residents
@@ -51,13 +52,24 @@ def load(settings: Settings) -> Loaded:
     return Loaded(town, residents, clock, digest)
 
 
+def manifest_settings(settings: Settings) -> dict[str, Any]:
+    """The settings as a save records them. Keys can hide in endpoint URLs (`?api-key=...`): the save
+    shows those URLs masked, as logs do (a resumed run takes its endpoints from the current config)."""
+    data = settings.model_dump(mode="json")
+    inference = data["inference"]
+    for endpoint in [*inference["endpoints"], inference.get("embedding") or {}]:
+        if "base_url" in endpoint:
+            endpoint["base_url"] = display_url(endpoint["base_url"])
+    return data
+
+
 def new_run(save_dir: Path, settings: Settings, hours: float) -> tuple[Save, Simulation]:
     world = load(settings)
     target = round(hours * world.clock.ticks_per_hour)
     manifest = {
         "smallville": __version__,
         "seed": settings.sim.seed,
-        "settings": settings.model_dump(mode="json"),
+        "settings": manifest_settings(settings),
         "world": world.town.world,
         "map": {"path": settings.town.map, "sha256": world.town.data.sha256},
         "residents": {"path": settings.town.residents, "sha256": world.residents_sha256,

@@ -119,3 +119,17 @@ def test_new_run_refuses_a_used_directory(tmp_path: Path, small_settings: Settin
     _run(tmp_path / "run", small_settings, hours=1)
     with pytest.raises(SaveError, match="not empty"):
         new_run(tmp_path / "run", small_settings, 1)
+
+
+def test_a_key_in_an_endpoint_url_never_reaches_the_save(tmp_path: Path, small_settings: Settings) -> None:
+    from smallville.inference.settings import EndpointSettings
+
+    endpoint = EndpointSettings(name="azure", base_url="https://example.test/v1?api-key=SECRET-KEY-42", model="m")
+    settings = small_settings.model_copy(update={"inference": small_settings.inference.model_copy(
+        update={"endpoints": [endpoint]})})
+    save = _run(tmp_path / "run", settings, hours=1)
+    for path in save.root.rglob("*"):
+        if path.is_file():
+            assert b"SECRET-KEY-42" not in path.read_bytes(), path
+    assert "api-key=***" in (save.root / "manifest.json").read_text()
+    resume_run(save.root)  # the masked settings still load
