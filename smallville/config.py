@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from smallville.core.clock import DEFAULT_START
 from smallville.errors import ConfigError
 from smallville.inference.settings import InferenceSettings, apply_env
+from smallville.world.datafile import describe_validation
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = "smallville.toml"
@@ -62,10 +63,6 @@ def resolve_path(value: str) -> Path:
     return PROJECT_ROOT / path
 
 
-def _errors(exc: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
-
-
 def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     out = dict(base)
     for key, value in extra.items():
@@ -94,7 +91,7 @@ def load_settings(path: Path | None = None, overrides: dict[str, Any] | None = N
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(f"{source}: {_errors(exc)}") from None
+        raise ConfigError(f"{source}: {describe_validation(exc)}") from None
     # OPENAI_BASE_URL / SMALLVILLE_MODEL override the file (keys are only ever read from the environment).
     return settings.model_copy(update={"inference": apply_env(settings.inference)})
 
@@ -104,4 +101,4 @@ def settings_from_manifest(raw: Any, where: Path) -> Settings:
     try:
         return Settings.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(f"{where}: settings: {_errors(exc)}") from None
+        raise ConfigError(f"{where}: settings: {describe_validation(exc)}") from None

@@ -7,9 +7,6 @@ names the file, layer, line or config key) and exits with a non-zero status, wit
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
-
-from pydantic import ValidationError
 
 
 class SmallvilleError(Exception):
@@ -44,22 +41,3 @@ class SaveError(SmallvilleError):
         where = self.path if line is None else f"{self.path}:{line}"
         super().__init__(f"{where}: {message}")
 
-
-def describe_validation(error: ValidationError, doc: Any, items: str, label: str, name_field: str) -> str:
-    """pydantic's errors for a data file, with list entries named the way users know them.
-
-    `doc[items][i]` is an entry whose `name_field` names it: an error at ("residents", 3, "wake") reads
-    "resident 'Maria Lopez': wake: ..." rather than "residents.3.wake: ...".
-    """
-    lines = []
-    for err in error.errors():
-        loc = list(err["loc"])
-        where = ".".join(str(p) for p in loc)
-        if len(loc) >= 2 and loc[0] == items and isinstance(loc[1], int):
-            try:
-                name = doc[items][loc[1]].get(name_field, f"#{loc[1] + 1}")
-            except (IndexError, AttributeError, KeyError, TypeError):
-                name = f"#{loc[1] + 1}"
-            where = f"{label} {name!r}: " + ".".join(str(p) for p in loc[2:])
-        lines.append(f"{where}: {err['msg']}")
-    return "; ".join(lines)

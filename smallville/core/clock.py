@@ -36,11 +36,6 @@ class Clock:
     def time(self, tick: int) -> datetime:
         return self.start + timedelta(seconds=tick * self.tick_seconds)
 
-    def tick_at(self, when: datetime) -> int:
-        """The first tick at or after `when`."""
-        seconds = (when - self.start).total_seconds()
-        return int(-(-seconds // self.tick_seconds))
-
     def ticks(self, minutes: float) -> int:
         """A duration in game minutes, as a whole number of ticks (at least 1)."""
         return max(1, round(minutes * 60 / self.tick_seconds))

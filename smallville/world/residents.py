@@ -7,12 +7,12 @@ the resident's home and agree with the map's `spawns` layer. The agents' persona
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from smallville.errors import MapError, describe_validation
+from smallville.errors import MapError
+from smallville.world.datafile import read_data_file
 from smallville.world.town import Town
 
 Place = tuple[str, str]  # (sector, arena)
@@ -88,16 +88,7 @@ class ResidentsFile(BaseModel):
 def load_residents(path: Path | str, town: Town) -> list[Resident]:
     """Read and check a residents file against the town. Raises `MapError` naming the resident."""
     path = Path(path)
-    if not path.is_file():
-        raise MapError(path, "residents file not found")
-    try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise MapError(path, f"not valid TOML: {exc}") from None
-    try:
-        residents = ResidentsFile.model_validate(doc).residents
-    except ValidationError as exc:
-        raise MapError(path, describe_validation(exc, doc, "residents", "resident", "name")) from None
+    residents = read_data_file(path, ResidentsFile, "residents", "residents", "resident", "name").residents
     seen: set[str] = set()
     spawns: set[tuple[int, int]] = set()
     for r in residents:

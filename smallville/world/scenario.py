@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import re
 import string
-import tomllib
 from collections.abc import Iterable
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from smallville.errors import MapError, describe_validation
+from smallville.errors import MapError
+from smallville.world.datafile import read_data_file
 from smallville.world.residents import Resident
 
 _WORD = re.compile(r"[a-z0-9]+")
@@ -78,16 +78,7 @@ class Scenario(BaseModel):
 def load_scenario(path: Path | str, residents: Iterable[Resident | str]) -> Scenario:
     """Read and check a scenario file against the residents (or their names). Raises `MapError` naming the fact."""
     path = Path(path)
-    if not path.is_file():
-        raise MapError(path, "scenario file not found")
-    try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise MapError(path, f"not valid TOML: {exc}") from None
-    try:
-        scenario = Scenario.model_validate(doc)
-    except ValidationError as exc:
-        raise MapError(path, describe_validation(exc, doc, "facts", "fact", "id")) from None
+    scenario = read_data_file(path, Scenario, "scenario", "facts", "fact", "id")
     names = {r if isinstance(r, str) else r.name for r in residents}
     seen: set[str] = set()
     for fact in scenario.facts:

@@ -30,10 +30,6 @@ class Occupancy:
             self._cells[old_cell].discard(who)
         self._cells.setdefault(new_cell, set()).add(who)
 
-    def remove(self, who: str) -> None:
-        tile = self._pos.pop(who)
-        self._cells[(tile[0] // CELL, tile[1] // CELL)].discard(who)
-
     def position(self, who: str) -> Tile:
         return self._pos[who]
 
