@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from smallville.agents.settings import AgentSettings
 from smallville.core.clock import DEFAULT_START
 from smallville.errors import ConfigError
 from smallville.inference.settings import InferenceSettings, apply_env
@@ -54,6 +55,7 @@ class Settings(BaseModel):
     sim: SimSettings = Field(default_factory=SimSettings)
     town: TownSettings = Field(default_factory=TownSettings)
     inference: InferenceSettings = Field(default_factory=InferenceSettings)
+    agents: AgentSettings = Field(default_factory=AgentSettings)
 
 
 def resolve_path(value: str) -> Path:

@@ -9,6 +9,7 @@ clock, and only to report speed.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import logging
@@ -19,12 +20,14 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+import numpy as np
 from tqdm import tqdm
 
 from smallville import __version__
 from smallville.config import Settings, resolve_path, settings_from_manifest
 from smallville.core.clock import Clock
-from smallville.core.sim import Simulation
+from smallville.core.routine import RoutineMind
+from smallville.core.sim import Mind, Simulation
 from smallville.errors import SaveError
 from smallville.inference.settings import display_url
 from smallville.persist.eventlog import LogWriter, truncate
@@ -63,6 +66,26 @@ def manifest_settings(settings: Settings) -> dict[str, Any]:
     return data
 
 
+def make_mind(settings: Settings, world: Loaded, vectors: dict[str, np.ndarray] | None = None) -> Mind:
+    """The residents' mind the settings ask for (the generative one gets its models when a drive starts)."""
+    if settings.agents.mind == "routine":
+        return RoutineMind(world.town, world.clock, world.residents)
+    from smallville.agents.mind import GenerativeMind
+    from smallville.inference.embed import LOCAL_DIM
+    from smallville.world.scenario import load_scenario
+
+    scenario, path = None, settings.agents.scenario
+    if path == "auto":
+        beside = resolve_path(settings.town.residents).parent / "scenario.toml"
+        path = str(beside) if beside.is_file() else ""
+    if path:
+        scenario = load_scenario(resolve_path(path), world.residents)
+    dim = settings.inference.embedding.dim if settings.inference.embedding and settings.inference.embedding.dim \
+        else LOCAL_DIM
+    return GenerativeMind(world.town, world.clock, world.residents, settings.agents, seed=settings.sim.seed,
+                          dim=dim, scenario=scenario, vectors=vectors)
+
+
 def new_run(save_dir: Path, settings: Settings, hours: float) -> tuple[Save, Simulation]:
     world = load(settings)
     target = round(hours * world.clock.ticks_per_hour)
@@ -77,8 +100,9 @@ def new_run(save_dir: Path, settings: Settings, hours: float) -> tuple[Save, Sim
         "target_tick": target,
     }
     save = Save.create(save_dir, manifest)
-    sim = Simulation(world.town, world.residents, seed=settings.sim.seed, clock=world.clock)
-    save.write_checkpoint(0, 0, sim.state())
+    sim = Simulation(world.town, world.residents, seed=settings.sim.seed, clock=world.clock,
+                     mind=make_mind(settings, world))
+    _checkpoint(save, sim, 0, 0)
     return save, sim
 
 
@@ -104,7 +128,12 @@ def open_for_resume(save_dir: Path) -> tuple[Save, Simulation, int]:
     if cut > scan.valid_bytes:
         raise SaveError(save.events_path, f"checkpoint at tick {checkpoint['tick']} expects {cut} bytes of "
                                           f"events, the log has {scan.valid_bytes}")
-    sim = Simulation.from_state(world.town, world.residents, checkpoint["state"], clock=world.clock)
+    vectors = save.read_vectors(int(checkpoint["tick"]))
+    if vectors is None and settings.agents.mind == "generative":
+        raise SaveError(save.checkpoints_dir, f"the checkpoint at tick {checkpoint['tick']} has no memory vectors "
+                                              f"(tick-{int(checkpoint['tick']):09d}.vectors.npz); not resumed")
+    sim = Simulation.from_state(world.town, world.residents, checkpoint["state"], clock=world.clock,
+                                mind=make_mind(settings, world, vectors))
     redo = save.events_path.stat().st_size - cut
     return save, sim, redo
 
@@ -142,51 +171,82 @@ class _StopFlag:
             signal.signal(sig, old)
 
 
-def drive(save: Save, sim: Simulation, until_tick: int, *, progress: bool = True,
-          speed: float | None = None) -> dict[str, Any]:
+def _checkpoint(save: Save, sim: Simulation, tick: int, log_bytes: int) -> None:
+    """Vectors first (a checkpoint without its vectors is never the newest), then the JSON state."""
+    vectors = getattr(sim.mind, "vectors", None)
+    if vectors is not None:
+        save.write_vectors(tick, vectors())
+    save.write_checkpoint(tick, log_bytes, sim.state())
+
+
+def drive(save: Save, sim: Simulation, until_tick: int, *, progress: bool = True, speed: float | None = None,
+          replay: Path | None = None, lm: Any = None, embedder: Any = None) -> dict[str, Any]:
     """Step until `until_tick` (or a stop request); checkpoint on the way and at the end.
 
-    `speed` caps the pace in game minutes per real second (None: as fast as possible).
+    `speed` caps the pace in game minutes per real second (None: as fast as possible). A generative run
+    thinks with the configured models (see `smallville.inference.session`): `replay` answers from a
+    recording, `lm`/`embedder` replace the configured ones (tests, benchmarks).
     """
+    return asyncio.run(_drive(save, sim, until_tick, progress=progress, speed=speed, replay=replay, lm=lm,
+                              embedder=embedder))
+
+
+async def _drive(save: Save, sim: Simulation, until_tick: int, *, progress: bool, speed: float | None,
+                 replay: Path | None, lm: Any, embedder: Any) -> dict[str, Any]:
+    from smallville.inference.session import open_models
+
     settings = settings_from_manifest(save.manifest.get("settings"), save.root / "manifest.json")
     every = max(1, round(settings.sim.checkpoint_minutes * 60 / sim.clock.tick_seconds))
     per_minute = max(1, round(60 / sim.clock.tick_seconds))
+    before = getattr(sim.mind, "before_step", None)
+    settle = getattr(sim.mind, "settle", None)
     start_tick, events, started = sim.tick, 0, time.perf_counter()
     writer = LogWriter(save.events_path)
     bar = tqdm(total=max(0, until_tick - sim.tick), unit="tick", disable=not progress, dynamic_ncols=True,
                bar_format="{desc} |{bar}| {percentage:3.0f}% [{elapsed}<{remaining}]")
     stopped = False
+    models = open_models(settings.inference, save.root, replay=replay, lm=lm, embedder=embedder) \
+        if before is not None else contextlib.nullcontext()
     try:
-        with _StopFlag() as stop:
-            while sim.tick < until_tick:
-                batch = sim.step()
-                events += len(batch)
-                writer.append(batch)
-                tick = sim.tick
-                if tick % every == 0 or tick == until_tick:
-                    save.write_checkpoint(tick, writer.sync(), sim.state())
-                elif tick % per_minute == 0:
-                    writer.flush()
-                if speed and tick % per_minute == 0:
-                    ahead = (tick - start_tick) * sim.clock.tick_seconds / 60 / speed \
-                        - (time.perf_counter() - started)
-                    if ahead > 0:
-                        time.sleep(ahead)
-                if tick % 60 == 0 or tick == until_tick:
-                    elapsed = max(time.perf_counter() - started, 1e-9)
-                    game_minutes = (tick - start_tick) * sim.clock.tick_seconds / 60
-                    label = f"{sim.clock.label(tick)}  {game_minutes / elapsed:,.0f} game-min/s"
-                    bar.set_description_str(label, refresh=False)
-                    bar.update(tick - start_tick - bar.n)
-                if stop.requested:
-                    stopped = True
-                    if tick % every != 0:
-                        save.write_checkpoint(tick, writer.sync(), sim.state())
-                    break
+        async with models as opened:
+            if opened is not None:
+                log.info("thinking with %s", opened.description)
+                sim.mind.attach(opened.lm, opened.embedder)  # type: ignore[attr-defined]
+            with _StopFlag() as stop:
+                while sim.tick < until_tick:
+                    if before is not None:
+                        await before(sim)
+                    batch = sim.step()
+                    events += len(batch)
+                    writer.append(batch)
+                    tick = sim.tick
+                    if tick % every == 0 or tick == until_tick or stop.requested:
+                        if settle is not None:
+                            await settle()
+                        _checkpoint(save, sim, tick, writer.sync())
+                    elif tick % per_minute == 0:
+                        writer.flush()
+                    if speed and tick % per_minute == 0:
+                        ahead = (tick - start_tick) * sim.clock.tick_seconds / 60 / speed \
+                            - (time.perf_counter() - started)
+                        if ahead > 0:
+                            await asyncio.sleep(ahead)
+                    if tick % 60 == 0 or tick == until_tick:
+                        elapsed = max(time.perf_counter() - started, 1e-9)
+                        game_minutes = (tick - start_tick) * sim.clock.tick_seconds / 60
+                        label = f"{sim.clock.label(tick)}  {game_minutes / elapsed:,.0f} game-min/s"
+                        bar.set_description_str(label, refresh=False)
+                        bar.update(tick - start_tick - bar.n)
+                    if stop.requested:
+                        stopped = True
+                        break
     finally:
         writer.close()
         bar.close()
     wall = max(time.perf_counter() - started, 1e-9)
+    fallbacks = dict(sim.fallbacks)
+    stats = dict(getattr(sim.mind, "stats", {}))
+    fallbacks.update({k.removeprefix("fallback_"): v for k, v in sorted(stats.items()) if k.startswith("fallback_")})
     return {
         "ticks": sim.tick - start_tick,
         "events": events,
@@ -194,5 +254,6 @@ def drive(save: Save, sim: Simulation, until_tick: int, *, progress: bool = True
         "game_minutes_per_s": round((sim.tick - start_tick) * sim.clock.tick_seconds / 60 / wall, 1),
         "stopped_early": stopped,
         "tick": sim.tick,
-        "fallbacks": dict(sim.fallbacks),
+        "fallbacks": fallbacks,
+        "mind": {k: v for k, v in sorted(stats.items()) if not k.startswith("fallback_")},
     }

@@ -11,6 +11,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from mapkit import TownSpec, write_town
 
+from smallville.agents.settings import AgentSettings
 from smallville.config import PROJECT_ROOT, Settings, SimSettings, TownSettings
 
 THE_VILLE = PROJECT_ROOT / "maps" / "the_ville" / "the_ville.tmx"
@@ -25,7 +26,8 @@ def small_town(tmp_path: Path) -> tuple[Path, Path]:
 @pytest.fixture
 def small_settings(small_town: tuple[Path, Path]) -> Settings:
     tmx, residents = small_town
-    return Settings(sim=SimSettings(seed=3), town=TownSettings(map=str(tmx), residents=str(residents)))
+    return Settings(sim=SimSettings(seed=3), town=TownSettings(map=str(tmx), residents=str(residents)),
+                    agents=AgentSettings(mind="routine"))
 
 
 @pytest.fixture

@@ -20,7 +20,8 @@ CLI = [sys.executable, "-m", "smallville.cli"]
 
 def _config(tmp_path: Path, small_town: tuple[Path, Path], extra: str = "") -> Path:
     cfg = tmp_path / "smallville.toml"
-    cfg.write_text(f'[sim]\nseed = 3\n{extra}\n[town]\nmap = "{small_town[0]}"\nresidents = "{small_town[1]}"\n')
+    cfg.write_text(f'[sim]\nseed = 3\n{extra}\n[town]\nmap = "{small_town[0]}"\nresidents = "{small_town[1]}"\n'
+                   '[agents]\nmind = "routine"\n')
     return cfg
 
 

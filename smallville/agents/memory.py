@@ -301,8 +301,11 @@ class MemoryStream:
 
     def retrieve(self, query_vector: np.ndarray | Sequence[float], now_tick: int, k: int,
                  weights: RetrievalWeights = PAPER_WEIGHTS, kinds: Iterable[Kind] | None = None,
-                 ) -> list[RetrievalHit]:
-        """The paper's retrieval (see the module docstring); marks the returned memories accessed at now_tick."""
+                 touch: bool = True) -> list[RetrievalHit]:
+        """The paper's retrieval (see the module docstring); marks the returned memories accessed at now_tick.
+
+        `touch=False` leaves the stream unchanged (a pure read): the town's minds retrieve while thinking
+        concurrently and mark the memories accessed later, with `touch`, at a fixed point of the tick."""
         n = len(self._memories)
         q = self._query(query_vector)
         rows = self._candidates(kinds)
@@ -318,14 +321,20 @@ class MemoryStream:
         score = weights.recency * rec_n + weights.importance * imp_n + weights.relevance * rel_n
         top = _top(score, k)
         chosen = top if rows is None else rows[top]
-        self._last[chosen] = now_tick
+        if touch:
+            self.touch(chosen.tolist(), now_tick)
         hits = []
         for pos, row in zip(top.tolist(), chosen.tolist(), strict=True):
             memory = self._memories[row]
-            memory.last_access = int(now_tick)
             hits.append(RetrievalHit(memory, float(rec_n[pos]), float(imp_n[pos]), float(rel_n[pos]),
                                      float(score[pos])))
         return hits
+
+    def touch(self, ids: Iterable[int], tick: int) -> None:
+        """Mark memories accessed at `tick` (what `retrieve` does to what it returns)."""
+        for i in ids:
+            self._last[i] = tick
+            self._memories[i].last_access = int(tick)
 
     def search(self, query_vector: np.ndarray | Sequence[float], k: int,
                kinds: Iterable[Kind] | None = None) -> list[tuple[Memory, float]]:

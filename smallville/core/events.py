@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import msgspec
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 class Event(msgspec.Struct, frozen=True, tag_field="k"):
@@ -53,7 +53,82 @@ class ObjectState(Event, frozen=True, tag="object"):
     state: str
 
 
-AnyEvent = ClockMark | Spawned | Walk | Act | ObjectState
+# -- the minds (schema 2): what residents think, each event names the resident it belongs to --------------
+
+
+class Plan(Event, frozen=True, tag="plan"):
+    """A plan made: `level` is "day" (broad chunks), "hourly" (blocks; also a re-plan from now), or
+    "actions" (the 5-15 minute steps of one block). Spans are (day minute, minutes, activity), day minutes
+    counted from the midnight of the resident's waking day; `day` is that midnight's tick."""
+
+    who: str
+    level: str
+    day: int
+    spans: tuple[tuple[int, int, str], ...]
+    reason: str = ""  # why a re-plan happened
+
+
+class Remember(Event, frozen=True, tag="memory"):
+    """A memory added to a resident's stream (its id is its position there)."""
+
+    who: str
+    id: int
+    kind: str  # event | chat | thought
+    tag: str  # observation, conversation, plan, reflection, seed, inner_voice
+    text: str
+    importance: int
+    evidence: tuple[int, ...] = ()
+    subject: str | None = None
+
+
+class Retrieve(Event, frozen=True, tag="retrieve"):
+    """Memories that came to mind for a query, with their scores (recency, importance, relevance, total)."""
+
+    who: str
+    purpose: str
+    query: str
+    ids: tuple[int, ...]
+    scores: tuple[tuple[float, float, float, float], ...]
+
+
+class Say(Event, frozen=True, tag="say"):
+    """One utterance of a conversation."""
+
+    who: str
+    to: str
+    text: str
+    convo: int
+    end: bool = False
+
+
+class Converse(Event, frozen=True, tag="converse"):
+    """A conversation starts (its lines follow as `say` events) or is declined (`lines` 0)."""
+
+    convo: int
+    who: str  # who started it
+    to: str
+    lines: int
+    reason: str = ""
+
+
+class Reflect(Event, frozen=True, tag="reflect"):
+    """A reflection: the questions asked and the ids of the insight memories it added."""
+
+    who: str
+    questions: tuple[str, ...]
+    insights: tuple[int, ...]
+
+
+class Fallback(Event, frozen=True, tag="fallback"):
+    """A cognitive step used its default instead of a model answer (counted, never silent)."""
+
+    who: str
+    step: str
+    reason: str = ""
+
+
+AnyEvent = (ClockMark | Spawned | Walk | Act | ObjectState
+            | Plan | Remember | Retrieve | Say | Converse | Reflect | Fallback)
 KINDS: tuple[str, ...] = tuple(sorted(c.__struct_config__.tag for c in AnyEvent.__args__))  # type: ignore[attr-defined]
 
 _encoder = msgspec.json.Encoder()

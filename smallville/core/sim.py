@@ -100,6 +100,10 @@ class Simulation:
         self.tick = t + 1
         return events
 
+    def emit(self, events: list[Event]) -> None:
+        """Events a mind produced before this tick's step (they are logged with the tick)."""
+        self._pending.extend(events)
+
     def _start(self, a: AgentState, act: Activity, t: int, events: list[Event]) -> None:
         if a.using:
             # An object shared by two residents (a couple's bed) stays in use until both have left it.
@@ -111,8 +115,13 @@ class Simulation:
             a.using = ""
         a.action, a.at, a.emoji, a.until = act.action, act.address, act.emoji, act.until
         events.append(Act(t, a.name, act.action, act.address, act.emoji, act.until))
+        if not act.address:  # stay where you are (a talk outdoors), even mid-walk
+            a.path = ()
+            return
         target = self._target(a, act.address)
-        if target != (a.x, a.y):
+        if target == (a.x, a.y):
+            a.path = ()  # already there: a walk towards the previous place stops
+        else:
             try:
                 path = self.pathfinder.path((a.x, a.y), target)
             except NoPath as exc:

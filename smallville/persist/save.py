@@ -7,6 +7,10 @@ Layout of `saves/<run>/`:
 - `checkpoints/tick-NNNNNNNNN.json`: the full simulation state after a tick, with the byte length of
   the log at that moment. Written atomically after the log is fsynced, so a checkpoint never refers
   to events that might be lost.
+- `checkpoints/tick-NNNNNNNNN.vectors.npz`: the memory embeddings of a generative run at that
+  checkpoint, one float32 array per resident (numpy's format, read with `allow_pickle=False`), written
+  before the JSON; only the two newest are kept (about 10 MB each for the town's 25 after a day).
+- `calls.jsonl` and `inference.json` (generative runs): every model call, and the accounting per session.
 
 Resuming takes the newest checkpoint, cuts the log back to its length (events after it are simply
 simulated again, identically), and goes on: no tick is missing or duplicated, whenever the crash.
@@ -18,8 +22,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import zipfile
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from smallville.core.events import SCHEMA_VERSION
 from smallville.errors import SaveError
@@ -115,6 +122,30 @@ class Save:
     def write_checkpoint(self, tick: int, log_bytes: int, state: dict[str, Any]) -> None:
         path = self.checkpoints_dir / f"tick-{tick:09d}.json"
         atomic_write_json(path, {"tick": tick, "log_bytes": log_bytes, "state": state})
+
+    def write_vectors(self, tick: int, vectors: dict[str, np.ndarray]) -> None:
+        path = self.checkpoints_dir / f"tick-{tick:09d}.vectors.npz"
+        tmp = path.with_name(path.name + ".tmp")
+        with tmp.open("wb") as f:
+            np.savez(f, **{name: np.ascontiguousarray(v, dtype=np.float32) for name, v in vectors.items()})
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        keep = {path.name, *(f"tick-{t:09d}.vectors.npz" for t in self.checkpoint_ticks()[-1:])}
+        for old in self.checkpoints_dir.glob("tick-*.vectors.npz"):
+            if old.name not in keep:
+                old.unlink(missing_ok=True)
+
+    def read_vectors(self, tick: int) -> dict[str, np.ndarray] | None:
+        """The vectors written with checkpoint `tick`; None when it has none (a routine run)."""
+        path = self.checkpoints_dir / f"tick-{tick:09d}.vectors.npz"
+        if not path.exists():
+            return None
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                return {name: np.asarray(data[name], dtype=np.float32) for name in data.files}
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+            raise SaveError(path, f"memory vectors unreadable ({exc})") from None
 
     def read_checkpoint(self, tick: int) -> dict[str, Any]:
         path = self.checkpoints_dir / f"tick-{tick:09d}.json"

@@ -106,7 +106,7 @@ def render_insights(name: str, question: str, candidates: Candidates) -> list[Me
     """`candidates`: the (id, description) of the memories retrieved for `question`."""
     shown = "\n".join(f"[{i}] {shorten(text, 140)}" for i, text in candidates)
     return [Message("user", f"What {name} remembers:\n{shown}\n"
-                            f"Question: {shorten(question, 120)}\n"
+                            f"Question: {shorten(question, 260)}\n"
                             f"Write 1 to 3 insights about {name} that answer it. Each cites the [numbers] of the "
                             f"memories it rests on as evidence.")]
 

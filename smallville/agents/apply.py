@@ -1,0 +1,229 @@
+"""Applying thoughts: how a finished thought changes a resident's mind and the town, as events.
+
+Owns the apply step of each kind of thought (day plan, block, rating, reflection, conversation,
+re-plan), the storing of memories (held while a thought reads the stream), the conversation timers and
+the lines of a conversation still to be spoken, and `decide`: the activity a resident starts when its
+current one ends, read from its applied plans (a resident never waits for a model here).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import TYPE_CHECKING, Any
+
+from smallville.agents import converse as talk
+from smallville.agents.planner import summary_of
+from smallville.agents.state import NewMemory, ResidentMind, Step, schedule_of
+from smallville.core import events as ev
+from smallville.core.routine import Activity
+
+if TYPE_CHECKING:
+    from smallville.agents.mind import GenerativeMind, Job
+
+log = logging.getLogger(__name__)
+
+_EMOJI = (("sleep", "😴"), ("talk", "💬"), ("chat", "💬"), ("coffee", "☕"), ("breakfast", "🍳"), ("lunch", "🍽"),
+          ("dinner", "🍽"), ("eat", "🍽"), ("cook", "🍳"), ("shower", "🚿"), ("brush", "🪥"), ("read", "📖"),
+          ("write", "✍"), ("paint", "🎨"), ("music", "🎵"), ("guitar", "🎸"), ("piano", "🎹"), ("study", "📚"),
+          ("class", "📚"), ("work", "💼"), ("walk", "🚶"), ("shop", "🛒"), ("garden", "🌱"), ("drink", "🍺"),
+          ("party", "🎉"), ("exercise", "🏃"), ("photo", "📷"), ("clean", "🧹"))
+
+
+def emoji_for(action: str) -> str:
+    text = action.lower()
+    return next((e for word, e in _EMOJI if word in text), "🙂")
+
+
+class Applier:
+    def __init__(self, mind: GenerativeMind):
+        self.mind = mind
+        self.scheduled: list[tuple[int, dict[str, Any]]] = []  # (tick, event as dict), in order
+        self.cooldown: dict[str, int] = {}  # "A|B" (sorted) -> tick from which they may talk again
+        self.overrides: dict[str, Activity] = {}  # what a resident starts at its next decide (a talk)
+        self.convos = 0
+
+    # -- conversations' timers and lines ----------------------------------------------------------------
+
+    @staticmethod
+    def _pair(a: str, b: str) -> str:
+        return "|".join(sorted((a, b)))
+
+    def cooling(self, a: str, b: str, t: int) -> bool:
+        return self.cooldown.get(self._pair(a, b), -1) > t
+
+    def emit_scheduled(self, sim: Any, t: int) -> None:
+        due = [e for tick, e in self.scheduled if tick <= t]
+        if due:
+            self.scheduled = [(tick, e) for tick, e in self.scheduled if tick > t]
+            sim.emit([ev.decode(json.dumps(e | {"t": t}, ensure_ascii=False).encode()) for e in due])
+
+    # -- memories -----------------------------------------------------------------------------------------
+
+    def store(self, sim: Any, m: ResidentMind, items: list[NewMemory], t: int) -> None:
+        m.held.extend(items)
+        self.flush(sim, m, t)
+
+    def flush(self, sim: Any, m: ResidentMind, t: int) -> None:
+        """Move held memories into the stream, unless a thought is reading it."""
+        if m.readers or not m.held:
+            return
+        out = []
+        for item in m.held:
+            assert item.vector is not None
+            evidence = tuple(e for e in item.evidence if e < len(m.stream))
+            memory = m.stream.add(item.description, item.vector, kind=item.kind, tag=item.tag,  # type: ignore[arg-type]
+                                  created=item.created, importance=max(1, min(10, item.importance)),
+                                  evidence=evidence, subject=item.subject)
+            out.append(ev.Remember(t, m.name, memory.id, memory.kind, memory.tag, memory.description,
+                                   memory.importance, memory.evidence, memory.subject))
+        m.held = []
+        sim.emit(out)
+
+    # -- a finished thought -------------------------------------------------------------------------------
+
+    def job(self, sim: Any, job: Job, t: int) -> None:
+        mind = self.mind
+        res = job.result
+        assert res is not None
+        out: list[ev.Event] = []
+        for r in job.trace.retrievals:
+            mind.minds[r["who"]].stream.touch(r["ids"], job.trace.tick)
+            out.append(ev.Retrieve(t, r["who"], r["purpose"], r["query"], tuple(r["ids"]),
+                                   tuple(tuple(s) for s in r["scores"])))
+        for who, step in job.trace.fallbacks:
+            out.append(ev.Fallback(t, who, step))
+            mind.stats[f"fallback_{step}"] += 1
+        mind.stats["calls"] += job.trace.calls
+        sim.emit(out)
+        for r in job.readers:
+            mind.minds[r].readers -= 1
+        getattr(self, f"_{job.kind}")(sim, job, res, t)
+        for r in {job.who, *job.readers}:
+            self.flush(sim, mind.minds[r], t)
+
+    def _rate(self, sim: Any, job: Job, res: dict[str, Any], t: int) -> None:
+        m = self.mind.minds[job.who]
+        items = [NewMemory.from_dict(d) for d in res["items"]]
+        m.scores.update((i.description, i.importance) for i in items if i.tag == "observation")
+        self.store(sim, m, items, t)
+
+    def _plan_events(self, m: ResidentMind, t: int, level: str, rows: list[list[Any]], reason: str = "") -> ev.Plan:
+        return ev.Plan(t, m.name, level, m.day0, tuple((int(a), int(b), str(c)) for a, b, c, *_ in rows), reason)
+
+    def _install(self, sim: Any, m: ResidentMind, block: dict[str, Any], t: int) -> None:
+        m.steps = [Step(int(a), int(b), str(c), str(d)) for a, b, c, d in block["steps"]]
+        m.block_start = int(block["block"][0])
+        if block.get("memo"):
+            key, address = block["memo"]
+            m.place_memo[key] = address
+        if block.get("steps_memo"):
+            key, rows = block["steps_memo"]
+            m.steps_memo[key] = rows
+        sim.emit([self._plan_events(m, t, "actions", block["steps"])])
+
+    def _day(self, sim: Any, job: Job, res: dict[str, Any], t: int) -> None:
+        m = self.mind.minds[job.who]
+        m.day0, m.asleep, m.version = int(res["day0"]), False, m.version + 1
+        m.day_plan, m.hourly = schedule_of(res["daily"]), schedule_of(res["hourly"])
+        m.steps_memo = {}  # a new day splits its blocks afresh
+        sim.emit([self._plan_events(m, t, "day", res["daily"]), self._plan_events(m, t, "hourly", res["hourly"])])
+        self._install(sim, m, res["first"], t)
+        plan = "; ".join(f"{s.activity}" for s in m.day_plan.spans) if m.day_plan else ""
+        m.inbox.append(NewMemory(f"{m.name}'s plan for {res['label']}: {plan}", "thought", "plan", t))
+
+    def _block(self, sim: Any, job: Job, res: dict[str, Any], t: int) -> None:
+        m = self.mind.minds[job.who]
+        m.blocks_pending -= 1
+        if int(res["version"]) != m.version or m.asleep:
+            self.mind.stats["blocks_dropped"] += 1  # prepared for a schedule a re-plan replaced
+            return
+        self._install(sim, m, res, t)
+
+    def _replan(self, sim: Any, job: Job, res: dict[str, Any], t: int) -> None:
+        m = self.mind.minds[job.who]
+        if not res["hourly"] or m.asleep:
+            return
+        m.version += 1
+        m.hourly = schedule_of(res["hourly"])
+        sim.emit([self._plan_events(m, t, "hourly", res["hourly"], res["reason"])])
+        self._install(sim, m, res["first"], t)
+        if m.name not in self.overrides and sim.agent(m.name).until > t and m.talk_until <= t:
+            sim.agent(m.name).until = t  # drop what it was doing: the new plan starts now
+
+    def _reflect(self, sim: Any, job: Job, res: dict[str, Any], t: int) -> None:
+        m = self.mind.minds[job.who]
+        m.reflecting = False
+        m.stream.mark_reflected()
+        self.mind.stats["reflections"] += 1
+        insights = [(str(text), tuple(int(e) for e in ids)) for text, ids in res["insights"]]
+        sim.emit([ev.Reflect(t, m.name, tuple(res["questions"]), tuple(text for text, _ in insights))])
+        m.inbox.extend(NewMemory(text, "thought", "reflection", t, evidence=ids) for text, ids in insights)
+
+    def _talk(self, sim: Any, job: Job, res: dict[str, Any], t: int) -> None:
+        mind, settings = self.mind, self.mind.settings
+        a, b = mind.minds[job.who], mind.minds[job.data["other"]]
+        a.engaged = b.engaged = False
+        self.cooldown[self._pair(a.name, b.name)] = t + mind.ticks(settings.talk_cooldown_minutes)
+        self.convos += 1
+        lines = res["lines"]
+        sim.emit([ev.Converse(t, self.convos, a.name, b.name, len(lines), res["reason"])])
+        if not lines or a.asleep or b.asleep:
+            return
+        mind.stats["conversations"] += 1
+        per_line = max(1, round(settings.seconds_per_line / mind.clock.tick_seconds))
+        end = t + per_line * len(lines)
+        for i, (who, text, last) in enumerate(lines):
+            to = b.name if who == a.name else a.name
+            say = {"k": "say", "who": who, "to": to, "text": text, "convo": self.convos, "end": bool(last)}
+            self.scheduled.append((t + i * per_line, say))
+        self.emit_scheduled(sim, t)
+        where = job.data["where"]
+        for me, other in ((a, b), (b, a)):
+            me.talk_until, me.social_after = end, end + mind.ticks(settings.social_rest_minutes)
+            self.overrides[me.name] = Activity(f"talking with {other.name}", where, "💬", end)
+            sim.agent(me.name).until = t
+            me.inbox.append(NewMemory(talk.transcript_memory(me.name, other.name, lines, where), "chat",
+                                      "conversation", t, subject=other.name))
+
+    # -- decide -------------------------------------------------------------------------------------------
+
+    def decide(self, who: str, t: int) -> Activity:
+        mind = self.mind
+        m = mind.minds[who]
+        if who in self.overrides:
+            return self.overrides.pop(who)
+        home = mind.town.arena(*m.resident.home)
+        bed = next((o.address for o in home.objects if o.kind == "bed"), home.address)
+        if not m.asleep and m.hourly is not None:
+            minute = (t - m.day0) // mind.ticks(1)
+            if minute < m.resident.bed_minute:
+                step = m.step_at(minute)
+                if step is not None:
+                    until = m.day0 + mind.ticks(step.end)
+                    return Activity(step.action, step.address, emoji_for(step.action), max(until, t + 1))
+                # No prepared action covers now (cannot happen while blocks are prepared on time): the
+                # hourly block's own activity where the resident is, for at most 15 minutes.
+                span = m.hourly.at(minute)
+                mind.stats["fallback_no_step"] += 1
+                log.warning("%s has no prepared action at %s", who, mind.clock.label(t))
+                sim_action = span.activity if span else "taking a moment"
+                return Activity(sim_action, "", emoji_for(sim_action), t + mind.ticks(15))
+            m.asleep, m.yesterday = True, summary_of(m.day_plan)
+            m.wake_at = m.day0 + mind.clock.ticks_per_day + mind.ticks(m.resident.wake_minute)
+        wake = max(m.wake_at, t + 1)
+        return Activity("sleeping", bed, "😴", wake)
+
+    # -- state --------------------------------------------------------------------------------------------
+
+    def state(self) -> dict[str, Any]:
+        return {"scheduled": [[tick, e] for tick, e in self.scheduled],
+                "cooldown": dict(sorted(self.cooldown.items())), "convos": self.convos,
+                "overrides": {w: [a.action, a.address, a.emoji, a.until] for w, a in sorted(self.overrides.items())}}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self.scheduled = [(int(tick), dict(e)) for tick, e in state["scheduled"]]
+        self.cooldown = {k: int(v) for k, v in state["cooldown"].items()}
+        self.convos = int(state["convos"])
+        self.overrides = {w: Activity(str(a), str(b), str(c), int(d)) for w, (a, b, c, d) in state["overrides"].items()}
+

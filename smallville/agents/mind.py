@@ -1,0 +1,274 @@
+"""The generative mind of the town: when residents think, how their thoughts run together, and how what
+they thought enters the world.
+
+Owns the thought scheduler. Before each tick (`before_step`) it emits the lines of conversations under
+way, looks around for the residents who look this minute, starts the thoughts the tick calls for (a day
+plan before waking, the next block's preparation while the current one runs, the rating of new memories,
+a reflection, a conversation when two residents meet, a re-plan after a planted thought) and applies the
+thoughts that are due. Each thought is an asyncio task with a due tick fixed when it starts: the tick
+waits only for thoughts due now, so many residents think at once and a thought started early (a block
+prepared an hour ahead) costs no waiting at all. Results are applied in (due tick, start order), which
+makes the event log the same however the calls interleave. `decide` (called by `Simulation.step`) then
+only reads what was applied: it never waits.
+
+Streams change only while applying (`smallville.agents.state` explains the `readers` rule), and every
+change is an event: memories, retrievals with their scores, plans, utterances, reflections, fallbacks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from smallville.agents import converse as talk
+from smallville.agents import perceive, planner
+from smallville.agents.apply import Applier
+from smallville.agents.memory import MemoryStream
+from smallville.agents.reflect import reflect
+from smallville.agents.settings import AgentSettings
+from smallville.agents.state import NewMemory, ResidentMind, starting_places
+from smallville.agents.think import Context, Trace, rate_thought
+from smallville.core.clock import Clock
+from smallville.core.routine import Activity
+from smallville.world.residents import Resident
+from smallville.world.scenario import Scenario
+from smallville.world.town import Town
+
+log = logging.getLogger(__name__)
+
+#: Game minutes between a thought's start and when it is needed, by kind (0: needed at once).
+LEAD_MINUTES = {"rate": 1, "reflect": 5, "talk": 2, "replan": 1}
+#: New memories wait to be rated together: 12 of them (one call), or this long, or until the resident sleeps.
+RATE_EVERY_MINUTES = 120
+STATE_FORMAT = 1
+
+
+@dataclass
+class Job:
+    id: int
+    kind: str  # day, block, rate, reflect, talk, replan
+    who: str
+    readers: tuple[str, ...]  # residents whose streams the thought reads
+    launched: int
+    due: int
+    data: dict[str, Any]  # what the apply step needs besides the result
+    trace: Trace
+    task: asyncio.Task[dict[str, Any]] | None = None
+    result: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        assert self.result is not None, "settle() before taking state"
+        return {"id": self.id, "kind": self.kind, "who": self.who, "readers": list(self.readers),
+                "launched": self.launched, "due": self.due, "data": self.data, "trace": self.trace.to_dict(),
+                "result": self.result}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Job:
+        return cls(int(d["id"]), d["kind"], d["who"], tuple(d["readers"]), int(d["launched"]), int(d["due"]),
+                   d["data"], Trace.from_dict(d["trace"]), None, d["result"])
+
+
+class GenerativeMind:
+    """The `Mind` of `Simulation` for generative agents; `attach` gives it a model and an embedder."""
+
+    def __init__(self, town: Town, clock: Clock, residents: list[Resident], settings: AgentSettings, *,
+                 seed: int, dim: int, scenario: Scenario | None = None,
+                 vectors: dict[str, np.ndarray] | None = None):
+        self.town, self.clock, self.settings, self.seed, self.dim = town, clock, settings, seed, dim
+        self.scenario = scenario
+        self.order = [r.name for r in residents]
+        self.minds: dict[str, ResidentMind] = {
+            r.name: ResidentMind(r, MemoryStream(dim, clock.tick_seconds), starting_places(r, town))
+            for r in residents}
+        for m in self.minds.values():
+            m.wake_at = self._next_wake(m, 0)
+        self._vectors = vectors or {}
+        self.jobs: list[Job] = []
+        self.next_job = 0
+        self.seeded = False
+        self.planted: list[tuple[str, str]] = []
+        self.stats: Counter[str] = Counter()
+        self.ctx: Context | None = None
+        self.apply = Applier(self)
+
+    # -- wiring -----------------------------------------------------------------------------------------
+
+    def attach(self, lm: Any, embedder: Any) -> None:
+        self.ctx = Context(lm, embedder, self.settings, self.clock, self.town, self.seed)
+
+    def bind(self, rng_for: Any) -> None:
+        """Randomness is not used: every choice comes from the model or a fixed rule."""
+
+    def ticks(self, minutes: float) -> int:
+        return self.clock.ticks(minutes)
+
+    def _next_wake(self, m: ResidentMind, tick: int) -> int:
+        day0 = self.clock.day_start_tick(tick)
+        wake = day0 + self.ticks(m.resident.wake_minute)
+        return wake if wake > tick else wake + self.clock.ticks_per_day
+
+    # -- the tick -----------------------------------------------------------------------------------------
+
+    async def before_step(self, sim: Any) -> None:
+        """Run the minds up to the start of `sim.tick` (see the module docstring)."""
+        if self.ctx is None:
+            raise RuntimeError("the generative mind has no model attached (GenerativeMind.attach)")
+        t = sim.tick
+        self.apply.emit_scheduled(sim, t)
+        if not self.seeded:
+            self._seed(t)
+        for who, text in self.planted:
+            self._plant(sim, who, text, t)
+        self.planted.clear()
+        if t % self.ticks(self.settings.perceive_minutes) == 0:
+            for name in self.order:
+                if not self.minds[name].asleep:
+                    self._look(sim, name, t)
+        while True:
+            self._launch(sim, t)
+            due = sorted((j for j in self.jobs if j.due <= t), key=lambda j: (j.due, j.id))
+            if not due:
+                return
+            await asyncio.gather(*(j.task for j in due if j.task is not None))
+            for job in due:
+                self._finish(job)
+                self.jobs.remove(job)
+                self.apply.job(sim, job, t)
+
+    def plant(self, who: str, text: str) -> None:
+        """The inner voice: a thought for `who`, taken in before the next tick (it may change their plans)."""
+        if who not in self.minds:
+            raise KeyError(f"no resident named {who!r}")
+        self.planted.append((who, text))
+
+    async def settle(self) -> None:
+        """Wait for every thought in flight (before a checkpoint: then the state holds their results)."""
+        await asyncio.gather(*(j.task for j in self.jobs if j.task is not None))
+        for job in self.jobs:
+            self._finish(job)
+
+    def _finish(self, job: Job) -> None:
+        if job.task is not None:
+            job.result, job.task = job.task.result(), None
+
+    # -- starting thoughts ------------------------------------------------------------------------------
+
+    def _start(self, kind: str, who: str, t: int, due: int, coro_for: Any, *, readers: tuple[str, ...] = (),
+               data: dict[str, Any] | None = None) -> Job:
+        trace = Trace(t)
+        job = Job(self.next_job, kind, who, readers, t, max(due, t), data or {}, trace)
+        self.next_job += 1
+        for r in readers:
+            self.minds[r].readers += 1
+        coro: Coroutine[Any, Any, dict[str, Any]] = coro_for(trace)
+        job.task = asyncio.get_running_loop().create_task(coro, name=f"{kind}:{who}:{job.id}")
+        self.jobs.append(job)
+        self.stats[f"thoughts_{kind}"] += 1
+        return job
+
+    def _busy(self, who: str, kind: str) -> bool:
+        return any(j.who == who and j.kind == kind for j in self.jobs)
+
+    def _launch(self, sim: Any, t: int) -> None:
+        ctx = self.ctx
+        assert ctx is not None
+        for name in self.order:
+            m = self.minds[name]
+            rating = self._busy(name, "rate")
+            if m.inbox and not rating and (len(m.inbox) >= 12 or m.asleep or t % self.ticks(RATE_EVERY_MINUTES) == 0):
+                items, m.inbox = m.inbox, []
+                known = {i.description: m.scores[i.description] for i in items if i.description in m.scores}
+                self._start("rate", name, t, t + self.ticks(LEAD_MINUTES["rate"]),
+                            lambda tr, n=name, it=items, k=known: rate_thought(ctx, tr, n, it, k))
+                rating = True
+            day0 = self.clock.day_start_tick(m.wake_at)
+            if m.asleep and m.planned_day0 != day0 and not rating and not m.inbox and m.readers == 0:
+                m.planned_day0 = day0
+                inp = planner.snapshot(m, perceive.arena_here(sim, name))
+                self._start("day", name, t, m.wake_at,
+                            lambda tr, i=inp, d=day0: planner.plan_day(ctx, tr, i, d), readers=(name,))
+            if not m.asleep and m.hourly is not None and m.blocks_pending == 0:
+                index = next((i for i, s in enumerate(m.hourly.spans) if s.start > m.block_start), None)
+                if index is not None:
+                    m.blocks_pending += 1
+                    inp = planner.block_input(planner.snapshot(m, perceive.arena_here(sim, name)), m.hourly, index)
+                    due = m.day0 + self.ticks(m.hourly.spans[index].start)
+                    self._start("block", name, t, due, lambda tr, i=inp: planner.prepare_block(ctx, tr, i))
+            if (not m.asleep and not m.reflecting and m.readers == 0 and not m.held
+                    and m.stream.needs_reflection(self.settings.reflection_threshold)):
+                m.reflecting = True
+                self._start("reflect", name, t, t + self.ticks(LEAD_MINUTES["reflect"]),
+                            lambda tr, mm=m: reflect(ctx, tr, mm), readers=(name,))
+
+    def _seed(self, t: int) -> None:
+        self.seeded = True
+        for fact in self.scenario.facts if self.scenario else []:
+            if fact.holder in self.minds:
+                self.minds[fact.holder].inbox.append(NewMemory(fact.memory, "thought", "seed", t))
+
+    def _plant(self, sim: Any, who: str, text: str, t: int) -> None:
+        m = self.minds[who]
+        m.inbox.append(NewMemory(text, "thought", "inner_voice", t))
+        if m.asleep or m.day_plan is None:
+            return
+        ctx = self.ctx
+        assert ctx is not None
+        start = (t - m.day0) // self.ticks(1) + 1
+        inp = planner.snapshot(m, perceive.arena_here(sim, who))
+        self._start("replan", who, t, t + self.ticks(LEAD_MINUTES["replan"]),
+                    lambda tr: planner.replan(ctx, tr, inp, start, text), data={"start": start})
+
+    def _look(self, sim: Any, name: str, t: int) -> None:
+        """Perceive, and maybe start a conversation with someone close by."""
+        m = self.minds[name]
+        m.inbox.extend(perceive.look(sim, m, self.settings, t))
+        if m.engaged or t < m.social_after or self._busy(name, "replan"):
+            return
+        ctx = self.ctx
+        assert ctx is not None
+        for other in perceive.talk_partners(sim, name, self.settings.talk_radius):
+            o = self.minds[other]
+            if o.asleep or o.engaged or t < o.social_after or self.apply.cooling(name, other, t):
+                continue
+            meeting = talk.Meeting(m, o, sim.agent(name).action, sim.agent(other).action,
+                                   perceive.arena_here(sim, name), (t - m.day0) // self.ticks(1))
+            m.engaged = o.engaged = True
+            self._start("talk", name, t, t + self.ticks(LEAD_MINUTES["talk"]),
+                        lambda tr, mt=meeting: talk.converse(ctx, tr, mt), readers=(name, other),
+                        data={"other": other, "where": meeting.where})
+            return
+
+    # -- Simulation's side --------------------------------------------------------------------------------
+
+    def decide(self, who: str, tick: int) -> Activity:
+        return self.apply.decide(who, tick)
+
+    # -- checkpoints ------------------------------------------------------------------------------------
+
+    def state(self) -> dict[str, Any]:
+        return {"format": STATE_FORMAT, "next_job": self.next_job, "seeded": self.seeded,
+                "planted": [list(p) for p in self.planted], "stats": dict(sorted(self.stats.items())),
+                "jobs": [j.to_dict() for j in self.jobs], "apply": self.apply.state(),
+                "minds": {n: self.minds[n].state() for n in self.order}}
+
+    def vectors(self) -> dict[str, np.ndarray]:
+        return {n: self.minds[n].stream.vectors() for n in self.order}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        if state.get("format") != STATE_FORMAT:
+            raise ValueError(f"unknown generative mind state format {state.get('format')!r}")
+        self.next_job, self.seeded = int(state["next_job"]), bool(state["seeded"])
+        self.planted = [(str(a), str(b)) for a, b in state["planted"]]
+        self.stats = Counter({str(k): int(v) for k, v in state["stats"].items()})
+        self.jobs = [Job.from_dict(d) for d in state["jobs"]]
+        self.apply.load_state(state["apply"])
+        for name in self.order:
+            vectors = self._vectors.get(name, np.zeros((0, self.dim), dtype=np.float32))
+            self.minds[name] = ResidentMind.from_state(self.minds[name].resident, state["minds"][name], vectors,
+                                                       self.dim)

@@ -1,0 +1,129 @@
+"""The thinking context: what a thought in flight may use, and how it leaves its traces.
+
+Owns `Context` (the language model, the embedder, the agent settings, the clock and the town), `Trace`
+(what a thought retrieved, which steps fell back, which memories it read: applied later at a fixed point
+of a tick), `recall` (the paper's retrieval as a pure read) and `rate` (batched importance plus the
+embeddings of new memories). Every thought is an `async` function of a snapshot taken when it starts; it
+returns JSON-safe data and never changes the town or a stream itself (`smallville.agents.mind` applies).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+from smallville.agents import prompts
+from smallville.agents.memory import Kind, RetrievalHit, RetrievalWeights
+from smallville.agents.prompts import importance
+from smallville.agents.prompts.common import Step
+from smallville.agents.settings import AgentSettings
+from smallville.agents.state import NewMemory, ResidentMind
+from smallville.core.clock import Clock
+from smallville.inference.base import Embedder, LanguageModel, Message
+from smallville.world.town import Town
+
+A = TypeVar("A", bound=BaseModel)
+C = TypeVar("C")
+
+
+@dataclass
+class Context:
+    lm: LanguageModel
+    embedder: Embedder
+    settings: AgentSettings
+    clock: Clock
+    town: Town
+    seed: int
+
+    @property
+    def weights(self) -> RetrievalWeights:
+        s = self.settings
+        return RetrievalWeights(s.recency_weight, s.importance_weight, s.relevance_weight)
+
+    def call_seed(self, *parts: object) -> int:
+        """A per-call sampling seed from the run seed and what the call is for (who, tick, step, n): the
+        same thought asks the same question with the same seed, whichever order thoughts run in."""
+        text = "|".join(str(p) for p in (self.seed, *parts))
+        return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=4).digest(), "big") & 0x7FFFFFFF
+
+
+@dataclass
+class Trace:
+    """What a thought did besides its answer, as JSON-safe data for the apply step and the event log."""
+
+    tick: int
+    retrievals: list[dict[str, Any]] = field(default_factory=list)
+    fallbacks: list[tuple[str, str]] = field(default_factory=list)  # (who, step)
+    calls: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"tick": self.tick, "retrievals": self.retrievals, "fallbacks": [list(f) for f in self.fallbacks],
+                "calls": self.calls}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Trace:
+        return cls(int(d["tick"]), list(d["retrievals"]), [(str(a), str(b)) for a, b in d["fallbacks"]],
+                   int(d["calls"]))
+
+
+async def ask(ctx: Context, trace: Trace, who: str, step: Step, messages: list[Message], answer: type[A],
+              check: Callable[[A], C], fallback: Callable[[], A], n: int = 0) -> C:
+    """`prompts.ask` with a deterministic seed, and the fallback noted in the trace (an event later)."""
+    trace.calls += 1
+    got, status = await prompts.ask(ctx.lm, step, messages, answer, check, fallback,
+                                    seed=ctx.call_seed(who, trace.tick, step.name, n))
+    if status == "fallback":
+        trace.fallbacks.append((who, step.name))
+    return got
+
+
+async def recall(ctx: Context, trace: Trace, mind: ResidentMind, query: str, purpose: str, *, k: int | None = None,
+                 kinds: Sequence[Kind] | None = None) -> list[RetrievalHit]:
+    """The memories that come to mind for `query` (the paper's scoring), without marking them accessed:
+    the trace carries the ids, and the apply step marks them at the thought's start tick."""
+    if not len(mind.stream):
+        return []
+    vector = (await ctx.embedder.embed([query]))[0]
+    hits = mind.stream.retrieve(vector, trace.tick, k or ctx.settings.retrieve_k, ctx.weights, kinds, touch=False)
+    trace.retrievals.append({
+        "who": mind.name, "purpose": purpose, "query": query, "ids": [h.memory.id for h in hits],
+        "scores": [[round(h.recency, 4), round(h.importance, 4), round(h.relevance, 4), round(h.score, 4)]
+                   for h in hits]})
+    return hits
+
+
+async def rate(ctx: Context, trace: Trace, name: str, items: list[NewMemory],
+               known: dict[str, int] | None = None) -> list[NewMemory]:
+    """Importance for each new memory (one call per 12, concurrently) and its embedding: the memories
+    ready to be stored. `known`: scores this resident already gave to the very same texts (the same
+    sight again, 'Klaus is reading' twice, is as important as it was: no call)."""
+    known = known or {}
+    texts = [m.description for m in items]
+    fresh = list(dict.fromkeys(t for t in texts if t not in known))
+    batches = [fresh[i:i + importance.MAX_BATCH] for i in range(0, len(fresh), importance.MAX_BATCH)]
+
+    async def one(i: int, batch: list[str]) -> list[int]:
+        n = len(batch)
+        got = await ask(ctx, trace, name, importance.step_for(n), importance.render(name, batch),
+                        importance.answer_model(n), lambda a: importance.check(a, n),
+                        lambda: importance.fallback(n), n=i)
+        return [int(s) for s in got.scores]
+
+    scores_and_vectors = await asyncio.gather(*(one(i, b) for i, b in enumerate(batches)), ctx.embedder.embed(texts))
+    vectors = scores_and_vectors[-1]
+    rated = dict(zip(fresh, (s for part in scores_and_vectors[:-1] for s in part), strict=True))
+    return [NewMemory(m.description, m.kind, m.tag, m.created, m.subject, m.evidence,
+                      rated[m.description] if m.description in rated else known[m.description],
+                      [float(x) for x in vectors[i]])
+            for i, m in enumerate(items)]
+
+
+async def rate_thought(ctx: Context, trace: Trace, name: str, items: list[NewMemory],
+                       known: dict[str, int]) -> dict[str, Any]:
+    """`rate` as a thought's JSON-safe result."""
+    return {"items": [m.to_dict() for m in await rate(ctx, trace, name, items, known)]}
