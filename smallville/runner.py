@@ -256,4 +256,6 @@ async def _drive(save: Save, sim: Simulation, until_tick: int, *, progress: bool
         "tick": sim.tick,
         "fallbacks": fallbacks,
         "mind": {k: v for k, v in sorted(stats.items()) if not k.startswith("fallback_")},
+        # wall seconds ticks spent waiting for late thoughts, by the kind of the first one waited for
+        "waited_s": {k: round(v, 1) for k, v in sorted(getattr(sim.mind, "waited_s", {}).items())},
     }

@@ -405,11 +405,11 @@ def test_odd_completion_bodies_are_the_endpoints_fault_not_a_crash(name, monkeyp
     real_chat = fake_server._chat
     sent: list[str] = []
 
-    def chat(request, behaviour):  # the first answer is odd, the next ones normal
+    def chat(request, behaviour, answers=None):  # the first answer is odd, the next ones normal
         if not sent:
             sent.append(name)
             return fake_server.Reply.json(200, ODD_BODIES[name])
-        return real_chat(request, behaviour)
+        return real_chat(request, behaviour, answers)
 
     monkeypatch.setattr(fake_server, "_chat", chat)
     with servers(1) as (srv,):
@@ -431,7 +431,7 @@ def test_odd_completion_bodies_are_the_endpoints_fault_not_a_crash(name, monkeyp
 def test_usable_answers_with_odd_extras_are_used(body, monkeypatch):
     from smallville.inference import fake_server
 
-    monkeypatch.setattr(fake_server, "_chat", lambda request, behaviour: fake_server.Reply.json(200, body))
+    monkeypatch.setattr(fake_server, "_chat", lambda request, behaviour, answers=None: fake_server.Reply.json(200, body))
     with servers(1) as (srv,):
         async def go() -> str:
             async with ServerPool(settings_for(srv)) as pool:

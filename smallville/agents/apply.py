@@ -13,6 +13,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from smallville.agents import converse as talk
+from smallville.agents import perceive
 from smallville.agents.planner import summary_of
 from smallville.agents.state import NewMemory, ResidentMind, Step, schedule_of
 from smallville.core import events as ev
@@ -51,6 +52,14 @@ class Applier:
 
     def cooling(self, a: str, b: str, t: int) -> bool:
         return self.cooldown.get(self._pair(a, b), -1) > t
+
+    def meet(self, sim: Any, a: ResidentMind, b: ResidentMind, due: int) -> None:
+        """Two residents who may talk stop and greet each other until the talk (or the decline) is known."""
+        t = sim.tick
+        for me, other in ((a, b), (b, a)):
+            self.overrides[me.name] = Activity(f"greeting {other.name}", perceive.arena_here(sim, me.name), "👋", due)
+            me.talk_until = due
+            sim.agent(me.name).until = t
 
     def emit_scheduled(self, sim: Any, t: int) -> None:
         due = [e for tick, e in self.scheduled if tick <= t]
@@ -181,7 +190,8 @@ class Applier:
         where = job.data["where"]
         for me, other in ((a, b), (b, a)):
             me.talk_until, me.social_after = end, end + mind.ticks(settings.social_rest_minutes)
-            self.overrides[me.name] = Activity(f"talking with {other.name}", where, "💬", end)
+            here = perceive.arena_here(sim, me.name)
+            self.overrides[me.name] = Activity(f"talking with {other.name}", here, "💬", end)
             sim.agent(me.name).until = t
             me.inbox.append(NewMemory(talk.transcript_memory(me.name, other.name, lines, where), "chat",
                                       "conversation", t, subject=other.name))

@@ -52,16 +52,24 @@ async def converse(ctx: Context, trace: Trace, m: Meeting) -> dict[str, Any]:
     transcript: list[tuple[str, str]] = []
     speakers = (a, b)
     max_turns = ctx.settings.talk_turns
+    on_mind: dict[str, list[str]] = {}
     for turn in range(max_turns):
         speaker, listener = speakers[turn % 2], speakers[(turn + 1) % 2]
+        if speaker.name not in on_mind:
+            # What occupies the speaker these days (plans, news, what others told them): what people bring
+            # up when they meet, and how news travels. Asked once per talk.
+            own = await recall(ctx, trace, speaker, f"What {speaker.name} is planning, looking forward to or has "
+                                                    f"just heard", "conversation", k=2, kinds=("thought", "chat"))
+            on_mind[speaker.name] = [h.memory.description for h in own]
         last = transcript[-1][1] if transcript else ""
         # What comes to mind: the other person, and what they just said.
         query = f"{listener.name}. {shorten(last, 120) if last else _relation(speaker, listener.name)}"
-        memories = await recall(ctx, trace, speaker, query, "conversation", k=5)
+        about = [h.memory.description for h in await recall(ctx, trace, speaker, query, "conversation", k=3)]
+        memories = list(dict.fromkeys([*about, *on_mind[speaker.name]]))
         line = await ask(ctx, trace, speaker.name, social.TURN,
                          social.render_turn(speaker.resident, listener.name, transcript,
                                             relation=_relation(speaker, listener.name),
-                                            memories=[h.memory.description for h in memories], situation=situation),
+                                            memories=memories, situation=situation),
                          social.Turn, lambda t: social.check_turn(t, transcript, max_turns),
                          lambda o=listener.name: social.fallback_turn(o, transcript), n=turn)
         transcript.append((speaker.name, line.utterance))

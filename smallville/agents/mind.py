@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import Counter
 from collections.abc import Coroutine
 from dataclasses import dataclass
@@ -42,9 +43,15 @@ from smallville.world.town import Town
 
 log = logging.getLogger(__name__)
 
-#: Game minutes between a thought's start and when it is needed, by kind (0: needed at once).
-LEAD_MINUTES = {"rate": 1, "reflect": 5, "talk": 2, "replan": 1}
-#: New memories wait to be rated together: 12 of them (one call), or this long, or until the resident sleeps.
+#: Game minutes between a thought's start and when it is needed, by kind: the longer, the more thoughts
+#: overlap (a run waits only for thoughts that are late). A talk's lines come this long after the two met
+#: (they stand talking from the moment they meet); a replan changes course this long after the thought.
+LEAD_MINUTES = {"rate": 10, "reflect": 15, "talk": 3, "replan": 2}
+#: Those due ticks are rounded up to a whole number of these game minutes, so that thoughts started at
+#: different moments fall due together and the run waits for them once (one wait per slot, not per thought).
+DUE_SLOT_MINUTES = 5
+#: New memories wait to be rated together: 12 of them (one call), or until the resident sleeps; what was
+#: said or thought waits at most this long.
 RATE_EVERY_MINUTES = 120
 STATE_FORMAT = 1
 
@@ -94,6 +101,7 @@ class GenerativeMind:
         self.seeded = False
         self.planted: list[tuple[str, str]] = []
         self.stats: Counter[str] = Counter()
+        self.waited_s: Counter[str] = Counter()  # wall seconds the ticks waited, by thought kind (not state)
         self.ctx: Context | None = None
         self.apply = Applier(self)
 
@@ -135,7 +143,11 @@ class GenerativeMind:
             due = sorted((j for j in self.jobs if j.due <= t), key=lambda j: (j.due, j.id))
             if not due:
                 return
-            await asyncio.gather(*(j.task for j in due if j.task is not None))
+            pending = [j for j in due if j.task is not None and not j.task.done()]
+            if pending:
+                started = time.perf_counter()
+                await asyncio.gather(*(j.task for j in pending if j.task is not None))
+                self.waited_s[min(pending, key=lambda j: j.id).kind] += time.perf_counter() - started
             for job in due:
                 self._finish(job)
                 self.jobs.remove(job)
@@ -159,6 +171,10 @@ class GenerativeMind:
 
     # -- starting thoughts ------------------------------------------------------------------------------
 
+    def _due(self, t: int, kind: str) -> int:
+        slot = self.ticks(DUE_SLOT_MINUTES)
+        return -(-(t + self.ticks(LEAD_MINUTES[kind])) // slot) * slot
+
     def _start(self, kind: str, who: str, t: int, due: int, coro_for: Any, *, readers: tuple[str, ...] = (),
                data: dict[str, Any] | None = None) -> Job:
         trace = Trace(t)
@@ -181,10 +197,13 @@ class GenerativeMind:
         for name in self.order:
             m = self.minds[name]
             rating = self._busy(name, "rate")
-            if m.inbox and not rating and (len(m.inbox) >= 12 or m.asleep or t % self.ticks(RATE_EVERY_MINUTES) == 0):
+            urgent = any(i.tag in ("inner_voice", "seed") for i in m.inbox)  # told, not seen: remember now
+            # Every two hours what was said and thought gets rated even if few sights came with it.
+            due = t % self.ticks(RATE_EVERY_MINUTES) == 0 and any(i.tag != "observation" for i in m.inbox)
+            if m.inbox and not rating and (len(m.inbox) >= 12 or m.asleep or urgent or due):
                 items, m.inbox = m.inbox, []
                 known = {i.description: m.scores[i.description] for i in items if i.description in m.scores}
-                self._start("rate", name, t, t + self.ticks(LEAD_MINUTES["rate"]),
+                self._start("rate", name, t, self._due(t, "rate"),
                             lambda tr, n=name, it=items, k=known: rate_thought(ctx, tr, n, it, k))
                 rating = True
             day0 = self.clock.day_start_tick(m.wake_at)
@@ -203,7 +222,7 @@ class GenerativeMind:
             if (not m.asleep and not m.reflecting and m.readers == 0 and not m.held
                     and m.stream.needs_reflection(self.settings.reflection_threshold)):
                 m.reflecting = True
-                self._start("reflect", name, t, t + self.ticks(LEAD_MINUTES["reflect"]),
+                self._start("reflect", name, t, self._due(t, "reflect"),
                             lambda tr, mm=m: reflect(ctx, tr, mm), readers=(name,))
 
     def _seed(self, t: int) -> None:
@@ -221,7 +240,7 @@ class GenerativeMind:
         assert ctx is not None
         start = (t - m.day0) // self.ticks(1) + 1
         inp = planner.snapshot(m, perceive.arena_here(sim, who))
-        self._start("replan", who, t, t + self.ticks(LEAD_MINUTES["replan"]),
+        self._start("replan", who, t, self._due(t, "replan"),
                     lambda tr: planner.replan(ctx, tr, inp, start, text), data={"start": start})
 
     def _look(self, sim: Any, name: str, t: int) -> None:
@@ -239,9 +258,10 @@ class GenerativeMind:
             meeting = talk.Meeting(m, o, sim.agent(name).action, sim.agent(other).action,
                                    perceive.arena_here(sim, name), (t - m.day0) // self.ticks(1))
             m.engaged = o.engaged = True
-            self._start("talk", name, t, t + self.ticks(LEAD_MINUTES["talk"]),
-                        lambda tr, mt=meeting: talk.converse(ctx, tr, mt), readers=(name, other),
-                        data={"other": other, "where": meeting.where})
+            job = self._start("talk", name, t, self._due(t, "talk"),
+                              lambda tr, mt=meeting: talk.converse(ctx, tr, mt), readers=(name, other),
+                              data={"other": other, "where": meeting.where})
+            self.apply.meet(sim, m, o, job.due)
             return
 
     # -- Simulation's side --------------------------------------------------------------------------------

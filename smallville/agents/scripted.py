@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import random
 import re
 from collections.abc import Sequence
 from typing import Any, TypeVar
@@ -71,9 +72,9 @@ def _hourly(user: str) -> dict[str, Any]:
     if end <= start:
         end += 24 * 60
     blocks, at = [], start
-    while at < end and len(blocks) < 18:
+    while at < end and len(blocks) < 12:
         activity = next((a for s, e, a in plan if _minutes(s) <= at % 1440 < (_minutes(e) or 1440)), "free time")
-        minutes = 120 if activity.startswith("work") else 60
+        minutes = 120 if activity.startswith("work") else 90
         blocks.append({"start": _hhmm(at), "minutes": minutes, "activity": activity[:60]})
         at += minutes
     return {"blocks": blocks or [{"start": _hhmm(start), "minutes": 60, "activity": "free time"}] * 3}
@@ -85,13 +86,23 @@ def _turn(user: str, name: str, h: int) -> dict[str, Any]:
     news = [m for m in memories if "party" in m.lower() or "mayor" in m.lower()]
     if not lines:
         return {"utterance": "Hi! Good to see you. How is your day going?", "end": False}
-    if news and h % 2 == 0:
+    if news and h % 3:
         said = f"Did you hear? {news[h % len(news)][:150]}"
     elif memories:
         said = f"I was just thinking about this: {memories[h % len(memories)][:140]}"
     else:
         said = f"That is interesting. {_ACTIVITIES[h % len(_ACTIVITIES)].capitalize()} is on my list today."
     return {"utterance": said.replace('"', "'"), "end": len(lines) >= 3 + h % 4}
+
+
+def _importance(memory: str, h: int) -> int:
+    """News and plans matter; what people are busy with hardly does."""
+    text = memory.lower()
+    if any(w in text for w in ("party", "festival", "mayor", "decided", "election", "invite")):
+        return 7 + h % 3
+    if " is busy: " in text or " is in use" in text or " is sleeping" in text:
+        return 1 + h % 3
+    return 2 + h % 6
 
 
 def answer(messages: Sequence[dict[str, Any]], schema: dict[str, Any]) -> str:
@@ -111,7 +122,8 @@ def answer(messages: Sequence[dict[str, Any]], schema: dict[str, Any]) -> str:
         out = {"actions": [{"action": _STEPS[(h + i) % len(_STEPS)], "minutes": 15} for i in range(n)]}
     elif title.startswith("Importance"):
         n = props.get("scores", {}).get("minItems", 1)
-        out = {"scores": [1 + (h >> (4 * i)) % 9 for i in range(n)]}
+        rated = re.findall(r"^\d+\. (.+)$", user, re.M)
+        out = {"scores": [_importance(rated[i] if i < len(rated) else "", h >> (4 * i)) for i in range(n)]}
     elif title == "PlaceChoice":
         options = props.get("choice", {}).get("enum") or [""]
         out = {"choice": options[h % len(options)]}
@@ -139,19 +151,22 @@ def answer(messages: Sequence[dict[str, Any]], schema: dict[str, Any]) -> str:
 
 
 class ScriptedModel:
-    """An in-process `LanguageModel` answering with `answer`; `latency_s` per call, any concurrency."""
+    """An in-process `LanguageModel` answering with `answer`; `latency_s` per call (plus up to `jitter_s`
+    more, drawn from `order_seed`: to make calls finish in another order), any concurrency."""
 
-    def __init__(self, latency_s: float = 0.0):
-        self.latency_s = latency_s
+    def __init__(self, latency_s: float = 0.0, jitter_s: float = 0.0, order_seed: int = 0):
+        self.latency_s, self.jitter_s = latency_s, jitter_s
+        self._order = random.Random(order_seed)
         self.calls = 0
 
     def __repr__(self) -> str:
-        return f"ScriptedModel(latency_s={self.latency_s})"
+        return f"ScriptedModel(latency_s={self.latency_s}, jitter_s={self.jitter_s})"
 
     async def complete_model(self, messages: Sequence[Message], answer_model: type[T], options: CallOptions) -> T:
         self.calls += 1
-        if self.latency_s:
-            await asyncio.sleep(self.latency_s)
+        delay = self.latency_s + self._order.random() * self.jitter_s
+        if delay:
+            await asyncio.sleep(delay)
         raw = [{"role": m.role, "content": m.content} for m in messages]
         return answer_model.model_validate_json(answer(raw, answer_model.model_json_schema()))
 

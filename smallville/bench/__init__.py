@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 
-def run_bench(name: str, quick: bool = False) -> dict[str, Any]:
+def run_bench(name: str, quick: bool = False, embedded_day: bool = False, days: bool = True) -> dict[str, Any]:
+    """`days`: the agents' whole game days (a few minutes); `embedded_day`: also the day on the embedded
+    model (about an hour)."""
     if name == "world":
         from smallville.bench.world import bench_world
 
@@ -17,6 +19,12 @@ def run_bench(name: str, quick: bool = False) -> dict[str, Any]:
         return {**bench_inference_client(quick=quick), **bench_embedded(quick=quick)}
     if name == "agents":
         from smallville.bench.agents import bench_retrieval
+        from smallville.bench.days import bench_embedded_day, bench_fake_day
 
-        return bench_retrieval(quick=quick)
+        figures = bench_retrieval(quick=quick)
+        if days:
+            figures.update(bench_fake_day(quick=quick))
+        if embedded_day:
+            figures.update(bench_embedded_day())
+        return figures
     raise ValueError(f"unknown benchmark {name!r}")

@@ -9,7 +9,9 @@ benchmark.
 Behaviour is programmed with short specs, for the whole server (`default`)
 or for the next requests in order (`script`): `ok`, `429[:retry_after]`, `500`, `503`, `401`, `404`,
 `non_json`, `empty`, `garbage`, `bad_schema`, `length`, `drop`, `hang`, `slow:SECONDS`, or any
-HTTP error status (`400`, `422`, ...); `models_route=False` takes `GET /v1/models` away. A server built
+HTTP error status (`400`, `422`, ...); `models_route=False` takes `GET /v1/models` away. Schema answers
+are minimal valid instances, unless `answers="module:function"` names a function (messages, schema) ->
+JSON text that writes them (the agents' scripted model, for benchmarks of whole days). A server built
 with `api_key=` answers 401 to any other key; a model it does not serve gets 404, as real servers do.
 `kill()` stops answering (listener closed, open connections dropped) and `revive()` starts again on
 the same port.
@@ -61,8 +63,10 @@ def _check_spec(spec: str) -> str:
 class FakeState:
     """What the server does next, and what it has seen. Shared by the event loop and the controlling thread."""
 
-    def __init__(self, *, latency_s: float, models: list[str], api_key: str | None, embedding_dim: int):
+    def __init__(self, *, latency_s: float, models: list[str], api_key: str | None, embedding_dim: int,
+                 answers: str | None = None):
         self.latency_s = latency_s
+        self.answers = _load_answers(answers) if answers else None
         self.models = models
         self.api_key = api_key
         self.embedding_dim = embedding_dim
@@ -151,7 +155,7 @@ async def handle_request(state: FakeState, method: str, path: str, headers: dict
         return Reply(200, b"<html><body>502 Bad Gateway</body></html>", content_type="text/html")
     if path == "/v1/embeddings":
         return _embeddings(state, request)
-    return _chat(request, name)
+    return _chat(request, name, state.answers)
 
 
 def _embeddings(state: FakeState, request: dict[str, Any]) -> Reply:
@@ -168,12 +172,20 @@ def _embeddings(state: FakeState, request: dict[str, Any]) -> Reply:
                             "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
 
 
-def _chat(request: dict[str, Any], name: str) -> Reply:
+def _load_answers(spec: str) -> Any:
+    import importlib
+
+    module, _, func = spec.partition(":")
+    return getattr(importlib.import_module(module), func)
+
+
+def _chat(request: dict[str, Any], name: str, answers: Any = None) -> Reply:
     messages = request.get("messages") or []
     prompt_chars = sum(len(str(m.get("content", ""))) for m in messages if isinstance(m, dict))
     schema, fenced = requested_schema(request)
     if schema is not None:
-        content = json.dumps(minimal_instance(schema, schema.get("$defs", {})))
+        defs = schema.get("$defs", {})
+        content = answers(messages, schema) if answers else json.dumps(minimal_instance(schema, defs))
         if fenced:  # prompt mode: answer like a chat model does, inside a code fence
             content = f"Here you go:\n```json\n{content}\n```"
     else:
@@ -443,8 +455,9 @@ class FakeServer(_Programmable):
     """The fake server in a background thread with its own event loop. Use as a context manager."""
 
     def __init__(self, *, latency_s: float = 0.0, models: Sequence[str] = ("fake-model",), api_key: str | None = None,
-                 embedding_dim: int = 8, host: str = "127.0.0.1", port: int = 0):
-        self.state = FakeState(latency_s=latency_s, models=list(models), api_key=api_key, embedding_dim=embedding_dim)
+                 embedding_dim: int = 8, host: str = "127.0.0.1", port: int = 0, answers: str | None = None):
+        self.state = FakeState(latency_s=latency_s, models=list(models), api_key=api_key, embedding_dim=embedding_dim,
+                               answers=answers)
         self._core = _Core(self.state, host, port)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -518,8 +531,10 @@ class FakeServerProcess(_Programmable):
     """The fake server in a child process (its own interpreter and core), driven over HTTP."""
 
     def __init__(self, *, latency_s: float = 0.0, models: Sequence[str] = ("fake-model",), api_key: str | None = None,
-                 embedding_dim: int = 8):
+                 embedding_dim: int = 8, answers: str | None = None):
         self.args = ["--latency", str(latency_s), "--embedding-dim", str(embedding_dim)]
+        if answers:
+            self.args += ["--answers", answers]
         for model in models:
             self.args += ["--model", model]
         if api_key:
@@ -592,10 +607,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--api-key-env", default=None, help="environment variable holding the only key accepted")
     parser.add_argument("--default", default="ok", help="behaviour spec for every request")
     parser.add_argument("--embedding-dim", type=int, default=8)
+    parser.add_argument("--answers", default=None, help="module:function writing schema answers (default: minimal)")
     args = parser.parse_args(argv)
     key = os.environ.get(args.api_key_env) if args.api_key_env else None
     state = FakeState(latency_s=args.latency, models=args.model or ["fake-model"], api_key=key,
-                      embedding_dim=args.embedding_dim)
+                      embedding_dim=args.embedding_dim, answers=args.answers)
     state.apply({"default": args.default})
 
     async def serve() -> None:

@@ -9,7 +9,7 @@ Day minutes count from the waking day's midnight, so a 00:30 bedtime is 24*60+30
 Re-planning after a reaction is the hourly step again with `start` = now and the reason in `event`.
 
 Prompt sizes (words * 1.3): daily plan ~130-190 tokens in, answer <= ~200; hourly ~130-200 in (the plan is
-in it), answer <= ~450 for 18 blocks; decomposition ~90-120 in, answer <= ~250 for 12 actions.
+in it), answer <= ~300 for 12 blocks; decomposition ~90-120 in, answer <= ~250 for 12 actions.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from smallville.inference.base import Message
 from smallville.world.residents import Resident
 
 DAILY = Step("daily_plan", max_tokens=320)
-HOURLY = Step("hourly_schedule", max_tokens=560)
+HOURLY = Step("hourly_schedule", max_tokens=400)
 DECOMPOSE = Step("decompose", max_tokens=300)
 
 BlockMinutes = Literal[30, 60, 90, 120, 180, 240]
@@ -191,7 +191,7 @@ class HourBlock(BaseModel):
 
 
 class HourlySchedule(BaseModel):
-    blocks: list[HourBlock] = Field(min_length=3, max_length=18)
+    blocks: list[HourBlock] = Field(min_length=3, max_length=12)
 
 
 def render_hourly(resident: Resident, plan: Schedule, start: int | None = None, event: str = "") -> list[Message]:
@@ -201,8 +201,8 @@ def render_hourly(resident: Resident, plan: Schedule, start: int | None = None, 
     user = [f"Your plan for today:\n{plan.lines()}"]
     if event:
         user.append(f"It is {clock(begin)}. Something came up: {shorten(event, 160)}. Adjust the rest of today.")
-    user.append(f"Write blocks of about one hour from {clock(begin)} to {resident.bed}: start (HH:MM), minutes, "
-                "and what you do.")
+    user.append(f"Write up to 12 blocks of one to four hours from {clock(begin)} to {resident.bed}: start (HH:MM), "
+                "minutes, and what you do.")
     return [Message("system", persona(resident)), Message("user", "\n".join(user))]
 
 
@@ -244,7 +244,7 @@ def fallback_hourly(resident: Resident, plan: Schedule, start: int | None = None
     blocks: list[HourBlock] = []
     for span in plan.spans:
         at = max(span.start, begin)
-        while at < span.end and len(blocks) < 18:
+        while at < span.end and len(blocks) < 12:
             length = min(240, span.end - at)
             blocks.append(HourBlock(start=clock(at), minutes=_block_minutes(length),  # type: ignore[arg-type]
                                     activity=clean_text(span.activity, 60) or "free time"))

@@ -92,11 +92,11 @@ class Turn(BaseModel):
 def render_turn(resident: Resident, other: str, transcript: Sequence[tuple[str, str]], *, relation: str = "",
                 memories: Sequence[str] = (), situation: str = "") -> list[Message]:
     """`transcript` (speaker, line) so far (the last 6 are shown); `relation` how the speaker relates to
-    `other` (persona relationships); `memories` a few retrieved about the other (<= 5 used); `situation`
-    e.g. 'at Hobbs Cafe, 08:10'."""
+    `other` (persona relationships); `memories` a few retrieved about the other and what is on the speaker's
+    mind (<= 5 used); `situation` e.g. 'at Hobbs Cafe, 08:10'."""
     user = [f"You meet {other}" + (f" ({shorten(relation, 100)})" if relation else "")
             + (f" {situation}" if situation else "") + "."]
-    user += _memories(f"What you remember about {other}:", memories, 5)
+    user += _memories("What comes to mind:", memories, 5)
     if transcript:
         shown = transcript[-TRANSCRIPT_LINES:]
         user.append("So far:\n" + "\n".join(f"{who}: {shorten(line, 200)}" for who, line in shown))

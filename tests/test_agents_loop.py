@@ -1,0 +1,145 @@
+"""The generative loop end to end on the small town: a day of plans, talk, memories and reflection, the
+same log however calls interleave or a run is cut and resumed, and faults that never stop the day."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from agents_kit import agent_settings, events, run
+
+from smallville.agents.scripted import ScriptedModel
+from smallville.inference.embed import LocalEmbedder
+from smallville.runner import drive, resume_run
+from smallville.world.scenario import load_scenario
+
+
+@pytest.fixture(scope="module")
+def embedder() -> LocalEmbedder:
+    return LocalEmbedder()  # the bundled model, for real; shared so it loads once
+
+
+def test_a_day_of_plans_talk_memories_and_reflections(tmp_path: Path, small_town, embedder) -> None:
+    settings = agent_settings(small_town, reflection_threshold=40)
+    out = tmp_path / "day"
+    result = run(settings, out, 24, lm=ScriptedModel(), embedder=embedder)
+    names = ("Ada Lovelace", "Bob Builder")
+    for who in names:
+        levels = {e["level"] for e in events(out, "plan", who=who)}
+        assert {"day", "hourly", "actions"} <= levels
+        acts = [e for e in events(out, "act", who=who) if e["action"] != "sleeping"]
+        assert len(acts) > 20, f"{who} barely did anything: {acts[:3]}"
+        # every action's place is a real address of the map
+        sim = result["sim"]
+        for act in acts:
+            if act["at"]:
+                sim.town.lookup(act["at"])
+    talks = [e for e in events(out, "converse") if e["lines"] > 0]
+    assert talks, "Ada and Bob share a bedroom: they must have talked"
+    convo = talks[0]["convo"]
+    lines = events(out, "say", convo=convo)
+    assert len(lines) == talks[0]["lines"] and lines[-1]["end"]
+    assert [e["t"] for e in lines] == sorted(e["t"] for e in lines)
+    # both remember the conversation, each about the other
+    for me, other in (names, names[::-1]):
+        chats = events(out, "memory", who=me, tag="conversation", subject=other)
+        assert chats and lines[0]["text"][:30] in chats[0]["text"]
+    # reflections: questions, insights stored as thoughts citing earlier memories
+    reflections = events(out, "reflect")
+    assert reflections and all(r["questions"] for r in reflections)
+    insights = events(out, "memory", tag="reflection")
+    assert insights and all(i["evidence"] and max(i["evidence"]) < i["id"] for i in insights)
+    # retrievals are logged with their scores, and importance comes from the (scripted) model
+    retrieval = events(out, "retrieve")[0]
+    assert len(retrieval["ids"]) == len(retrieval["scores"]) and all(len(s) == 4 for s in retrieval["scores"])
+    assert {e["importance"] for e in events(out, "memory")} - {4}, "importance never rated"
+    assert result["mind"]["calls"] > 0 and "no_step" not in result["fallbacks"]
+
+
+def test_news_travels_in_conversation(tmp_path: Path, small_town, embedder) -> None:
+    settings = agent_settings(small_town, talk_cooldown_minutes=30)
+    out = tmp_path / "news"
+    run(settings, out, 24, lm=ScriptedModel(), embedder=embedder)
+    fact = load_scenario(small_town[1].parent / "scenario.toml", ["Ada Lovelace", "Bob Builder"]).fact("kites")
+    seeded = events(out, "memory", who="Ada Lovelace", tag="seed")
+    assert len(seeded) == 1 and fact.carried_by(seeded[0]["text"])
+    heard = [m for m in events(out, "memory", who="Bob Builder") if fact.carried_by(m["text"])]
+    assert heard and all(m["tag"] == "conversation" for m in heard)
+
+
+def test_same_log_whatever_the_call_order_and_from_the_recording(tmp_path: Path, small_town, embedder) -> None:
+    settings = agent_settings(small_town)
+    first, second, replay = tmp_path / "a", tmp_path / "b", tmp_path / "c"
+    run(settings, first, 14, lm=ScriptedModel(jitter_s=0.002, order_seed=1), embedder=embedder)
+    run(settings, second, 14, lm=ScriptedModel(jitter_s=0.002, order_seed=2), embedder=embedder)
+    log = (first / "events.jsonl").read_bytes()
+    assert log == (second / "events.jsonl").read_bytes()
+    run(settings, replay, 14, replay=first / "calls.jsonl", embedder=embedder)
+    assert (replay / "events.jsonl").read_bytes() == log
+    assert b'"k":"say"' in log and b'"k":"plan"' in log
+
+
+def test_a_run_cut_and_resumed_gives_the_same_log(tmp_path: Path, small_town, embedder) -> None:
+    settings = agent_settings(small_town, reflection_threshold=60)
+    whole, cut = tmp_path / "whole", tmp_path / "cut"
+    run(settings, whole, 16, lm=ScriptedModel(), embedder=embedder)
+    run(settings, cut, 9.5, lm=ScriptedModel(), embedder=embedder)  # stops mid-morning, thoughts in flight
+    save, sim = resume_run(cut)
+    drive(save, sim, round(16 * sim.clock.ticks_per_hour), progress=False, lm=ScriptedModel(), embedder=embedder)
+    assert (cut / "events.jsonl").read_bytes() == (whole / "events.jsonl").read_bytes()
+    vectors = sorted(p.name for p in (cut / "checkpoints").glob("*.vectors.npz"))
+    assert 1 <= len(vectors) <= 2  # only the newest are kept
+    accounting = json.loads((cut / "inference.json").read_text())
+    assert len(accounting["sessions"]) == 2
+
+
+def test_inner_voice_plants_a_thought_and_replans(tmp_path: Path, small_town, embedder) -> None:
+    settings = agent_settings(small_town)
+    out = tmp_path / "voice"
+    run(settings, out, 10, lm=ScriptedModel(), embedder=embedder)
+    save, sim = resume_run(out)
+    planted_at = sim.tick
+    sim.mind.plant("Bob Builder", "You want to fix the park bench before lunch.")  # type: ignore[attr-defined]
+    drive(save, sim, sim.tick + 120, progress=False, lm=ScriptedModel(), embedder=embedder)
+    planted = events(out, "memory", who="Bob Builder", tag="inner_voice")
+    assert planted and "park bench" in planted[0]["text"]
+    replans = [e for e in events(out, "plan", who="Bob Builder", level="hourly") if e["reason"]]
+    assert replans and "park bench" in replans[0]["reason"]
+    assert replans[0]["spans"][0][0] > (planted_at - replans[0]["day"]) // 6  # from then on, not the past
+    acts = [e for e in events(out, "act", who="Bob Builder") if e["t"] >= replans[0]["t"]]
+    assert acts and acts[0]["t"] == replans[0]["t"]  # the new plan starts at once
+
+
+def test_faults_never_stop_the_day(tmp_path: Path, small_town, embedder) -> None:
+    """Garbage answers, then a server that is gone for hours, then back: residents keep living, every
+    fallback is an event, and the calls come back when the server does."""
+    from inference_kit import settings_for
+
+    from smallville.inference.fake_server import FakeServer
+
+    with FakeServer(answers="smallville.agents.scripted:answer") as server:
+        settings = agent_settings(small_town, settings_for(server, names=("fake",), timeout_s=2.0))
+        out = tmp_path / "faults"
+        server.script(*["garbage"] * 6, "500", "bad_schema", "empty", "500")
+        first = run(settings, out, 9, embedder=embedder)
+        assert first["mind"]["calls"] > 0
+        server.kill()
+        save, sim = resume_run(out)
+        dead = drive(save, sim, round(13 * sim.clock.ticks_per_hour), progress=False, embedder=embedder)
+        server.revive()
+        save, sim = resume_run(out)
+        drive(save, sim, round(16 * sim.clock.ticks_per_hour), progress=False, embedder=embedder)
+    assert sum(dead["fallbacks"].values()) > 0
+    day = sim.clock.ticks_per_hour
+    for who in ("Ada Lovelace", "Bob Builder"):
+        starts = [e["t"] for e in events(out, "act", who=who) if 9 * day <= e["t"] < 16 * day]
+        gaps = [b - a for a, b in zip([9 * day, *starts], [*starts, 16 * day], strict=True)]
+        assert max(gaps) <= 2 * day, f"{who} stood idle for {max(gaps) / day:.1f} h"
+    fallbacks = events(out, "fallback")
+    assert fallbacks and {f["step"] for f in fallbacks}
+    late = [f for f in fallbacks if f["t"] >= 14 * day]
+    early_dead = [f for f in fallbacks if 9 * day <= f["t"] < 13 * day]
+    assert len(late) < len(early_dead), "the calls did not come back with the server"
+    sessions = json.loads((out / "inference.json").read_text())["sessions"]
+    assert len(sessions) == 3
