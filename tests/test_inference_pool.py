@@ -431,7 +431,8 @@ def test_odd_completion_bodies_are_the_endpoints_fault_not_a_crash(name, monkeyp
 def test_usable_answers_with_odd_extras_are_used(body, monkeypatch):
     from smallville.inference import fake_server
 
-    monkeypatch.setattr(fake_server, "_chat", lambda request, behaviour, answers=None: fake_server.Reply.json(200, body))
+    monkeypatch.setattr(fake_server, "_chat",
+                        lambda request, behaviour, answers=None: fake_server.Reply.json(200, body))
     with servers(1) as (srv,):
         async def go() -> str:
             async with ServerPool(settings_for(srv)) as pool:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from smallville.agents import converse as talk
 from smallville.agents import perceive
 from smallville.agents.planner import summary_of
-from smallville.agents.state import NewMemory, ResidentMind, Step, schedule_of
+from smallville.agents.state import NewMemory, PlannedAction, ResidentMind, schedule_of
 from smallville.core import events as ev
 from smallville.core.routine import Activity
 
@@ -121,7 +121,7 @@ class Applier:
         return ev.Plan(t, m.name, level, m.day0, tuple((int(a), int(b), str(c)) for a, b, c, *_ in rows), reason)
 
     def _install(self, sim: Any, m: ResidentMind, block: dict[str, Any], t: int) -> None:
-        m.steps = [Step(int(a), int(b), str(c), str(d)) for a, b, c, d in block["steps"]]
+        m.steps = [PlannedAction(int(a), int(b), str(c), str(d)) for a, b, c, d in block["steps"]]
         m.block_start = int(block["block"][0])
         if block.get("memo"):
             key, address = block["memo"]

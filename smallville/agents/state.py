@@ -24,7 +24,7 @@ SpanRow = tuple[int, int, str]
 
 
 @dataclass(frozen=True)
-class Step:
+class PlannedAction:
     """One 5-15 minute action of the current block, with its place (an object's or an arena's address)."""
 
     start: int  # day minute
@@ -80,7 +80,7 @@ class ResidentMind:
     asleep: bool = True
     day_plan: Schedule | None = None
     hourly: Schedule | None = None
-    steps: list[Step] = field(default_factory=list)  # the current block's actions
+    steps: list[PlannedAction] = field(default_factory=list)  # the current block's actions
     block_start: int = -1  # day minute of the block `steps` belong to
     version: int = 0  # bumped by each re-plan: a block prepared for an older schedule is dropped
     yesterday: str = ""
@@ -101,7 +101,7 @@ class ResidentMind:
     def name(self) -> str:
         return self.resident.name
 
-    def step_at(self, minute: int) -> Step | None:
+    def step_at(self, minute: int) -> PlannedAction | None:
         return next((s for s in self.steps if s.start <= minute < s.end), None)
 
     # -- state ------------------------------------------------------------------------------------------
@@ -130,7 +130,7 @@ class ResidentMind:
         for key in ("asleep", "engaged", "reflecting"):
             setattr(mind, key, bool(state[key]))
         mind.day_plan, mind.hourly = schedule_of(state["day_plan"]), schedule_of(state["hourly"])
-        mind.steps = [Step(int(a), int(b), str(c), str(d)) for a, b, c, d in state["steps"]]
+        mind.steps = [PlannedAction(int(a), int(b), str(c), str(d)) for a, b, c, d in state["steps"]]
         mind.yesterday = str(state["yesterday"])
         mind.inbox = [NewMemory.from_dict(d) for d in state["inbox"]]
         mind.held = [NewMemory.from_dict(d) for d in state["held"]]
