@@ -33,6 +33,7 @@ from smallville.inference.settings import display_url
 from smallville.persist.eventlog import LogWriter, truncate
 from smallville.persist.save import Save
 from smallville.world.residents import Resident, load_residents
+from smallville.world.scenario import Scenario
 from smallville.world.town import Town, load_town
 
 log = logging.getLogger(__name__)
@@ -66,20 +67,36 @@ def manifest_settings(settings: Settings) -> dict[str, Any]:
     return data
 
 
+def scenario_for(settings: Settings, residents: list[Resident] | None = None) -> Scenario | None:
+    """The scenario whose facts a generative run seeds: `[agents] scenario`, where 'auto' is the
+    scenario.toml beside the residents file (if there is one)."""
+    from smallville.world.scenario import load_scenario
+
+    path = settings.agents.scenario
+    if path == "auto":
+        beside = resolve_path(settings.town.residents).parent / "scenario.toml"
+        path = str(beside) if beside.is_file() else ""
+    if not path:
+        return None
+    if residents is None:
+        return load_scenario(resolve_path(path), _resident_names(settings))
+    return load_scenario(resolve_path(path), residents)
+
+
+def _resident_names(settings: Settings) -> list[str]:
+    import tomllib
+
+    data = tomllib.loads(resolve_path(settings.town.residents).read_text(encoding="utf-8"))
+    return [str(r.get("name", "")) for r in data.get("residents", [])]
+
+
 def make_mind(settings: Settings, world: Loaded, vectors: dict[str, np.ndarray] | None = None) -> Mind:
     """The residents' mind the settings ask for (the generative one gets its models when a drive starts)."""
     if settings.agents.mind == "routine":
         return RoutineMind(world.town, world.clock, world.residents)
     from smallville.agents.mind import GenerativeMind
     from smallville.inference.embed import LOCAL_DIM
-    from smallville.world.scenario import load_scenario
-
-    scenario, path = None, settings.agents.scenario
-    if path == "auto":
-        beside = resolve_path(settings.town.residents).parent / "scenario.toml"
-        path = str(beside) if beside.is_file() else ""
-    if path:
-        scenario = load_scenario(resolve_path(path), world.residents)
+    scenario = scenario_for(settings, world.residents)
     dim = settings.inference.embedding.dim if settings.inference.embedding and settings.inference.embedding.dim \
         else LOCAL_DIM
     return GenerativeMind(world.town, world.clock, world.residents, settings.agents, seed=settings.sim.seed,

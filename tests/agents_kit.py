@@ -10,6 +10,7 @@ from typing import Any
 from smallville.agents.settings import AgentSettings
 from smallville.config import Settings, SimSettings, TownSettings
 from smallville.inference.settings import InferenceSettings
+from smallville.persist.eventlog import read_log
 from smallville.runner import drive, new_run
 
 SCENARIO = '''name = "kites"
@@ -41,6 +42,9 @@ def run(settings: Settings, save_dir: Path, hours: float, **drive_kw: Any) -> di
 
 
 def events(save_dir: Path, kind: str | None = None, **match: Any) -> list[dict[str, Any]]:
+    """The save's events as dicts, after checking that the whole log decodes to the typed events."""
+    scan = read_log(save_dir / "events.jsonl")
+    assert scan.valid_bytes == (save_dir / "events.jsonl").stat().st_size and not scan.torn_tail_bytes
     out = []
     for line in (save_dir / "events.jsonl").read_text(encoding="utf-8").splitlines():
         e = json.loads(line)

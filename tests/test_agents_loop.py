@@ -11,6 +11,8 @@ from agents_kit import agent_settings, events, run
 
 from smallville.agents.scripted import ScriptedModel
 from smallville.inference.embed import LocalEmbedder
+from smallville.persist.save import Save
+from smallville.persist.summary import summarize
 from smallville.runner import drive, resume_run
 from smallville.world.scenario import load_scenario
 
@@ -66,6 +68,10 @@ def test_news_travels_in_conversation(tmp_path: Path, small_town, embedder) -> N
     assert len(seeded) == 1 and fact.carried_by(seeded[0]["text"])
     heard = [m for m in events(out, "memory", who="Bob Builder") if fact.carried_by(m["text"])]
     assert heard and all(m["tag"] == "conversation" for m in heard)
+    # `smallville inspect` tells how far the news went, from the log alone
+    minds = summarize(Save.open(out))["minds"]
+    assert minds["facts"] == {"kites": ["Ada Lovelace", "Bob Builder"]}
+    assert minds["conversations"] > 0 and minds["plans"]["day"] == 2
 
 
 def test_same_log_whatever_the_call_order_and_from_the_recording(tmp_path: Path, small_town, embedder) -> None:

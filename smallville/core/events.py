@@ -112,11 +112,12 @@ class Converse(Event, frozen=True, tag="converse"):
 
 
 class Reflect(Event, frozen=True, tag="reflect"):
-    """A reflection: the questions asked and the ids of the insight memories it added."""
+    """A reflection: the questions asked and the insights drawn (each becomes a `memory` event, tag
+    "reflection", whose evidence ids are the memories it cites: the reflection tree)."""
 
     who: str
     questions: tuple[str, ...]
-    insights: tuple[int, ...]
+    insights: tuple[str, ...]
 
 
 class Fallback(Event, frozen=True, tag="fallback"):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from smallville.agents.report import render_minds, summarize_minds
 from smallville.config import settings_from_manifest
 from smallville.core.clock import Clock
 from smallville.persist.save import Save
@@ -39,7 +40,19 @@ def summarize(save: Save) -> dict[str, Any]:
         "last_checkpoint_tick": checkpoints[-1] if checkpoints else None,
         "torn_tail_bytes": scan.torn_tail_bytes,
         "bytes": save.size_bytes(),
+        "minds": summarize_minds(scan.events, _scenario(settings)),
     }
+
+
+def _scenario(settings: Any) -> Any:
+    """The scenario the run seeded, if it can still be read (a summary never fails for want of it)."""
+    from smallville.errors import SmallvilleError
+    from smallville.runner import scenario_for
+
+    try:
+        return scenario_for(settings)
+    except (SmallvilleError, OSError):
+        return None
 
 
 def render(summary: dict[str, Any]) -> str:
@@ -54,6 +67,7 @@ def render(summary: dict[str, Any]) -> str:
         f"events      {summary['events_total']:,}: "
         + ", ".join(f"{k} {v:,}" for k, v in summary["events"].items()),
         f"size        {summary['bytes'] / 1e6:.2f} MB",
+        *render_minds(summary.get("minds", {})),
     ]
     if summary["torn_tail_bytes"]:
         torn = summary["torn_tail_bytes"]
