@@ -26,6 +26,8 @@ def _settings(args: argparse.Namespace) -> Any:
     overrides: dict[str, Any] = {}
     if getattr(args, "seed", None) is not None:
         overrides.setdefault("sim", {})["seed"] = args.seed
+    if getattr(args, "mind", None):
+        overrides["agents"] = {"mind": args.mind}
     if getattr(args, "town", None):
         town = Path(args.town)
         overrides["town"] = {"map": str(town / f"{town.name}.tmx"), "residents": str(town / "residents.toml")}
@@ -38,6 +40,10 @@ def _report(args: argparse.Namespace, save_dir: Path, result: dict[str, Any]) ->
     else:
         print(f"saved {save_dir} (tick {result['tick']}, {result['events']:,} events, "
               f"{result['wall_s']:.1f} s, {result['game_minutes_per_s']:,.0f} game-min/s)")
+    mind = result.get("mind") or {}
+    if mind:
+        print(f"minds: {mind.get('calls', 0):,} model calls, {mind.get('conversations', 0):,} conversations, "
+              f"{mind.get('reflections', 0):,} reflections (smallville inspect {save_dir} for more)")
     if result["fallbacks"]:
         print(f"fallbacks: {result['fallbacks']}")
 
@@ -165,6 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--hours", type=float, default=24.0, help="game hours to simulate (default 24)")
     run.add_argument("--save", help="save directory (default: saves/<date>-seed<N>)")
     run.add_argument("--town", help="a town directory holding <name>.tmx and residents.toml")
+    run.add_argument("--mind", choices=["generative", "routine"],
+                     help="generative: language-model minds (default); routine: fixed habits, no model")
     run.set_defaults(func=cmd_run)
 
     resume = sub.add_parser("resume", help="continue a save (after a stop or a crash)")

@@ -149,3 +149,17 @@ def test_faults_never_stop_the_day(tmp_path: Path, small_town, embedder) -> None
     assert len(late) < len(early_dead), "the calls did not come back with the server"
     sessions = json.loads((out / "inference.json").read_text())["sessions"]
     assert len(sessions) == 3
+
+
+def test_a_talk_that_matters_changes_the_plan(tmp_path: Path, small_town, embedder) -> None:
+    out = tmp_path / "react"
+    run(agent_settings(small_town, replan_importance=2, talk_cooldown_minutes=30), out, 16, lm=ScriptedModel(),
+        embedder=embedder)
+    replans = [e for e in events(out, "plan", level="hourly") if e["reason"].startswith("after talking with")]
+    assert replans, "no conversation made anyone re-plan"
+    for plan in replans:
+        talks = [e for e in events(out, "converse") if plan["who"] in (e["who"], e["to"]) and e["lines"]]
+        assert talks and talks[0]["t"] < plan["t"]
+    untouched = tmp_path / "calm"
+    run(agent_settings(small_town, replan_importance=11), untouched, 16, lm=ScriptedModel(), embedder=embedder)
+    assert not [e for e in events(untouched, "plan", level="hourly") if e["reason"]]

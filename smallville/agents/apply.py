@@ -116,6 +116,12 @@ class Applier:
         items = [NewMemory.from_dict(d) for d in res["items"]]
         m.scores.update((i.description, i.importance) for i in items if i.tag == "observation")
         self.store(sim, m, items, t)
+        # A talk that mattered a lot (an invitation, big news) calls for a reaction: the rest of the day is
+        # re-planned around it, at most once every two game hours.
+        settings, mind = self.mind.settings, self.mind
+        moving = [i for i in items if i.tag == "conversation" and i.importance >= settings.replan_importance]
+        if moving and t - m.replanned_at >= mind.ticks(120):
+            mind.replan(sim, m.name, f"after talking with {moving[-1].subject}: {moving[-1].description}", t)
 
     def _plan_events(self, m: ResidentMind, t: int, level: str, rows: list[list[Any]], reason: str = "") -> ev.Plan:
         return ev.Plan(t, m.name, level, m.day0, tuple((int(a), int(b), str(c)) for a, b, c, *_ in rows), reason)

@@ -232,16 +232,21 @@ class GenerativeMind:
                 self.minds[fact.holder].inbox.append(NewMemory(fact.memory, "thought", "seed", t))
 
     def _plant(self, sim: Any, who: str, text: str, t: int) -> None:
+        self.minds[who].inbox.append(NewMemory(text, "thought", "inner_voice", t))
+        self.replan(sim, who, text, t)
+
+    def replan(self, sim: Any, who: str, reason: str, t: int) -> None:
+        """Re-plan the rest of `who`'s day because of `reason` (not while asleep, or already re-planning)."""
         m = self.minds[who]
-        m.inbox.append(NewMemory(text, "thought", "inner_voice", t))
-        if m.asleep or m.day_plan is None:
+        if m.asleep or m.day_plan is None or self._busy(who, "replan"):
             return
         ctx = self.ctx
         assert ctx is not None
+        m.replanned_at = t
         start = (t - m.day0) // self.ticks(1) + 1
         inp = planner.snapshot(m, perceive.arena_here(sim, who))
         self._start("replan", who, t, self._due(t, "replan"),
-                    lambda tr: planner.replan(ctx, tr, inp, start, text), data={"start": start})
+                    lambda tr: planner.replan(ctx, tr, inp, start, reason), data={"start": start})
 
     def _look(self, sim: Any, name: str, t: int) -> None:
         """Perceive, and maybe start a conversation with someone close by."""

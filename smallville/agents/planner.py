@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from smallville.agents.prompts import place, planning
-from smallville.agents.prompts.common import clean_text, clock
+from smallville.agents.prompts.common import clean_text, clock, shorten
 from smallville.agents.prompts.planning import Schedule, Span
 from smallville.agents.state import ResidentMind, place_label, spans_of
 from smallville.agents.think import Context, Trace, ask, recall
@@ -194,7 +194,7 @@ async def replan(ctx: Context, trace: Trace, inp: PlanInput, start: int, reason:
                        planning.HourlySchedule, lambda a: planning.check_hourly(a, r, start),
                        lambda: planning.fallback_hourly(r, plan, start))
     first = await prepare_block(ctx, trace, block_input(inp, hourly, 0))
-    return {"hourly": spans_of(hourly), "first": first, "reason": reason}
+    return {"hourly": spans_of(hourly), "first": first, "reason": shorten(reason, 200)}
 
 
 def summary_of(schedule: Schedule | None) -> str:

@@ -35,3 +35,6 @@ class AgentSettings(BaseModel):
     social_rest_minutes: int = Field(
         30, ge=0, description="game minutes after a conversation before a resident starts another")
     seconds_per_line: int = Field(20, ge=10, description="game seconds each utterance takes")
+    replan_importance: int = Field(8, ge=1, le=11, description="a conversation rated at least this important "
+                                                               "makes the resident re-plan the rest of the day "
+                                                               "(11: never)")

@@ -96,6 +96,7 @@ class ResidentMind:
     social_after: int = 0  # no new conversation before this tick
     reflecting: bool = False
     blocks_pending: int = 0  # block preparations in flight
+    replanned_at: int = -10**9  # tick of the last re-plan
 
     @property
     def name(self) -> str:
@@ -119,13 +120,14 @@ class ResidentMind:
             "steps_memo": dict(sorted(self.steps_memo.items())),
             "engaged": self.engaged, "talk_until": self.talk_until, "social_after": self.social_after,
             "reflecting": self.reflecting, "blocks_pending": self.blocks_pending,
+            "replanned_at": self.replanned_at,
         }
 
     @classmethod
     def from_state(cls, resident: Resident, state: dict[str, Any], vectors: np.ndarray, dim: int) -> ResidentMind:
         mind = cls(resident, MemoryStream.from_state(state["stream"], vectors, dim), list(state["known"]))
         for key in ("day0", "planned_day0", "wake_at", "block_start", "version", "talk_until", "social_after",
-                    "blocks_pending"):
+                    "blocks_pending", "replanned_at"):
             setattr(mind, key, int(state[key]))
         for key in ("asleep", "engaged", "reflecting"):
             setattr(mind, key, bool(state[key]))
