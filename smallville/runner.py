@@ -239,6 +239,9 @@ async def _drive(save: Save, sim: Simulation, until_tick: int, *, progress: bool
                     tick = sim.tick
                     if tick % every == 0 or tick == until_tick or stop.requested:
                         if settle is not None:
+                            if stop.requested:
+                                log.warning("stopping: finishing the thoughts under way, then a checkpoint "
+                                            "(Ctrl-C again to stop now and resume from the previous one)")
                             await settle()
                         _checkpoint(save, sim, tick, writer.sync())
                     elif tick % per_minute == 0:

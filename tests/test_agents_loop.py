@@ -78,7 +78,8 @@ def test_same_log_whatever_the_call_order_and_from_the_recording(tmp_path: Path,
     settings = agent_settings(small_town)
     first, second, replay = tmp_path / "a", tmp_path / "b", tmp_path / "c"
     run(settings, first, 14, lm=ScriptedModel(jitter_s=0.002, order_seed=1), embedder=embedder)
-    run(settings, second, 14, lm=ScriptedModel(jitter_s=0.002, order_seed=2), embedder=embedder)
+    # a fresh embedder: its batches (and so any batch-dependent rounding) differ from the first run's
+    run(settings, second, 14, lm=ScriptedModel(jitter_s=0.002, order_seed=2), embedder=LocalEmbedder())
     log = (first / "events.jsonl").read_bytes()
     assert log == (second / "events.jsonl").read_bytes()
     run(settings, replay, 14, replay=first / "calls.jsonl", embedder=embedder)
@@ -86,11 +87,24 @@ def test_same_log_whatever_the_call_order_and_from_the_recording(tmp_path: Path,
     assert b'"k":"say"' in log and b'"k":"plan"' in log
 
 
-def test_a_run_cut_and_resumed_gives_the_same_log(tmp_path: Path, small_town, embedder) -> None:
-    settings = agent_settings(small_town, reflection_threshold=60)
-    whole, cut = tmp_path / "whole", tmp_path / "cut"
-    run(settings, whole, 16, lm=ScriptedModel(), embedder=embedder)
-    run(settings, cut, 9.5, lm=ScriptedModel(), embedder=embedder)  # stops mid-morning, thoughts in flight
+@pytest.fixture(scope="module")
+def whole_day(tmp_path_factory, embedder) -> tuple[Path, Path]:
+    """One uncut 16-hour run of the small town, and its town (for the cut runs to match)."""
+    from mapkit import write_town
+
+    root = tmp_path_factory.mktemp("whole")
+    town = write_town(root / "town")
+    run(agent_settings(town, reflection_threshold=60), root / "run", 16, lm=ScriptedModel(), embedder=embedder)
+    return root / "run", town[1]
+
+
+# Cut at night (day plans in flight), mid-talk at waking, mid-morning: resume must not show the seam.
+@pytest.mark.parametrize("cut_hours", [2.0, 7.05, 7.3, 9.5])
+def test_a_run_cut_and_resumed_gives_the_same_log(tmp_path: Path, whole_day, embedder, cut_hours) -> None:
+    whole, residents = whole_day
+    settings = agent_settings((residents.parent / "town.tmx", residents), reflection_threshold=60)
+    cut = tmp_path / "cut"
+    run(settings, cut, cut_hours, lm=ScriptedModel(), embedder=embedder)
     save, sim = resume_run(cut)
     drive(save, sim, round(16 * sim.clock.ticks_per_hour), progress=False, lm=ScriptedModel(), embedder=embedder)
     assert (cut / "events.jsonl").read_bytes() == (whole / "events.jsonl").read_bytes()
@@ -163,3 +177,31 @@ def test_a_talk_that_matters_changes_the_plan(tmp_path: Path, small_town, embedd
     untouched = tmp_path / "calm"
     run(agent_settings(small_town, replan_importance=11), untouched, 16, lm=ScriptedModel(), embedder=embedder)
     assert not [e for e in events(untouched, "plan", level="hourly") if e["reason"]]
+
+
+def test_an_embedder_that_fails_for_a_while_costs_memories_their_relevance_only(tmp_path: Path, small_town,
+                                                                               embedder) -> None:
+    from smallville.inference.base import EndpointUnavailable
+
+    class Flaky:
+        """The bundled embedder, gone for a stretch of calls (as a remote embedding server can be)."""
+
+        dim = embedder.dim
+
+        def __init__(self) -> None:
+            self.calls = 0
+
+        async def embed(self, texts):
+            self.calls += 1
+            if 8 <= self.calls < 16:
+                raise EndpointUnavailable("[embeddings] connection refused")
+            return await embedder.embed(texts)
+
+    flaky = Flaky()
+    out = tmp_path / "flaky"
+    result = run(agent_settings(small_town), out, 12, lm=ScriptedModel(), embedder=flaky)
+    assert flaky.calls > 16
+    steps = {f["step"] for f in events(out, "fallback")}
+    assert {"embed", "recall"} & steps and result["fallbacks"].get("embed", 0) + result["fallbacks"].get("recall", 0)
+    for who in ("Ada Lovelace", "Bob Builder"):
+        assert len(events(out, "plan", who=who, level="actions")) >= 3

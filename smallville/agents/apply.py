@@ -74,8 +74,14 @@ class Applier:
         self.flush(sim, m, t)
 
     def flush(self, sim: Any, m: ResidentMind, t: int) -> None:
-        """Move held memories into the stream, unless a thought is reading it."""
-        if m.readers or not m.held:
+        """Mark what thoughts retrieved as accessed, and move held memories into the stream; unless a
+        thought is reading it."""
+        if m.readers:
+            return
+        for ids, tick in m.touches:
+            m.stream.touch(ids, tick)
+        m.touches = []
+        if not m.held:
             return
         out = []
         for item in m.held:
@@ -97,10 +103,10 @@ class Applier:
         assert res is not None
         out: list[ev.Event] = []
         for r in job.trace.retrievals:
-            mind.minds[r["who"]].stream.touch(r["ids"], job.trace.tick)
+            mind.minds[r["who"]].touches.append((list(r["ids"]), job.trace.tick))
             out.append(ev.Retrieve(t, r["who"], r["purpose"], r["query"], tuple(r["ids"]),
                                    tuple(tuple(s) for s in r["scores"])))
-        for who, step in job.trace.fallbacks:
+        for _, who, step in job.trace.ordered_fallbacks():
             out.append(ev.Fallback(t, who, step))
             mind.stats[f"fallback_{step}"] += 1
         mind.stats["calls"] += job.trace.calls
@@ -144,6 +150,7 @@ class Applier:
         m.steps_memo = {}  # a new day splits its blocks afresh
         sim.emit([self._plan_events(m, t, "day", res["daily"]), self._plan_events(m, t, "hourly", res["hourly"])])
         self._install(sim, m, res["first"], t)
+        sim.agent(m.name).until = t  # up now (a plan that came late ends the lie-in)
         plan = "; ".join(f"{s.activity}" for s in m.day_plan.spans) if m.day_plan else ""
         m.inbox.append(NewMemory(f"{m.name}'s plan for {res['label']}: {plan}", "thought", "plan", t))
 
@@ -227,7 +234,9 @@ class Applier:
                 return Activity(sim_action, "", emoji_for(sim_action), t + mind.ticks(15))
             m.asleep, m.yesterday = True, summary_of(m.day_plan)
             m.wake_at = m.day0 + mind.clock.ticks_per_day + mind.ticks(m.resident.wake_minute)
-        wake = max(m.wake_at, t + 1)
+        # Asleep until waking; past it only while the day plan is late (then a few minutes at a time: the
+        # plan's arrival wakes the resident).
+        wake = m.wake_at if m.wake_at > t else t + mind.ticks(5)
         return Activity("sleeping", bed, "😴", wake)
 
     # -- state --------------------------------------------------------------------------------------------

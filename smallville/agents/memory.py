@@ -331,10 +331,12 @@ class MemoryStream:
         return hits
 
     def touch(self, ids: Iterable[int], tick: int) -> None:
-        """Mark memories accessed at `tick` (what `retrieve` does to what it returns)."""
+        """Mark memories accessed at `tick` (what `retrieve` does to what it returns). Never back in time: a
+        memory touched later keeps its later access."""
         for i in ids:
-            self._last[i] = tick
-            self._memories[i].last_access = int(tick)
+            if tick > self._last[i]:
+                self._last[i] = tick
+                self._memories[i].last_access = int(tick)
 
     def search(self, query_vector: np.ndarray | Sequence[float], k: int,
                kinds: Iterable[Kind] | None = None) -> list[tuple[Memory, float]]:

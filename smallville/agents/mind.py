@@ -108,7 +108,7 @@ class GenerativeMind:
     # -- wiring -----------------------------------------------------------------------------------------
 
     def attach(self, lm: Any, embedder: Any) -> None:
-        self.ctx = Context(lm, embedder, self.settings, self.clock, self.town, self.seed)
+        self.ctx = Context(lm, embedder, self.settings, self.clock, self.town, self.seed, self.dim)
 
     def bind(self, rng_for: Any) -> None:
         """Randomness is not used: every choice comes from the model or a fixed rule."""
@@ -297,3 +297,6 @@ class GenerativeMind:
             vectors = self._vectors.get(name, np.zeros((0, self.dim), dtype=np.float32))
             self.minds[name] = ResidentMind.from_state(self.minds[name].resident, state["minds"][name], vectors,
                                                        self.dim)
+        for job in self.jobs:  # thoughts that were in flight at the checkpoint still hold their streams
+            for r in job.readers:
+                self.minds[r].readers += 1

@@ -13,6 +13,7 @@ block at two calls at most (and one when the place is named or was chosen before
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,9 +24,11 @@ from smallville.agents.prompts.common import clean_text, clock, shorten
 from smallville.agents.prompts.planning import Schedule, Span
 from smallville.agents.state import ResidentMind, place_label, spans_of
 from smallville.agents.think import Context, Trace, ask, recall
+from smallville.inference.base import InferenceError
 from smallville.world.residents import Resident
 from smallville.world.town import Arena
 
+log = logging.getLogger(__name__)
 _ASLEEP = ("sleep", "go to bed", "nap")
 #: Activities done at home unless they name another place (no call needed to place them).
 _AT_HOME = ("wake up", "get ready", "shower", "wind down", "get dressed", "bedtime", "at home")
@@ -123,9 +126,10 @@ async def choose_place(ctx: Context, trace: Trace, inp: BlockInput) -> tuple[str
     return labels[got.choice], True
 
 
-async def choose_objects(ctx: Context, arena: Arena, actions: list[str], *, bed: bool = False) -> list[str]:
+async def choose_objects(ctx: Context, trace: Trace, arena: Arena, actions: list[str], *,
+                         bed: bool = False, who: str = "") -> list[str]:
     """Each action's object in the arena: the nearest by embedding (ties: the first listed); the arena
-    itself when it has no objects."""
+    itself when it has no objects, or when the embedder fails (a fallback)."""
     if not arena.objects:
         return [arena.address] * len(actions)
     if bed:
@@ -133,7 +137,13 @@ async def choose_objects(ctx: Context, arena: Arena, actions: list[str], *, bed:
         if beds:
             return [beds[0].address] * len(actions)
     kinds = list(dict.fromkeys(o.kind for o in arena.objects))
-    vectors = await ctx.embedder.embed([*kinds, *actions])
+    number = trace.calls
+    try:
+        vectors = await ctx.embedder.embed([*kinds, *actions])
+    except InferenceError as exc:
+        log.info("choosing objects in %s failed: %s", arena.address, exc)
+        trace.fallback(who, "objects", number)
+        return [arena.address] * len(actions)
     objects, wanted = vectors[: len(kinds)], vectors[len(kinds):]
     best = np.argmax(wanted @ objects.T, axis=1)
     by_kind = {o.kind: o.address for o in reversed(arena.objects)}
@@ -158,7 +168,7 @@ async def prepare_block(ctx: Context, trace: Trace, inp: BlockInput) -> dict[str
     steps, (address, fresh) = await asyncio.gather(actions(), choose_place(ctx, trace, inp))
     arena = ctx.town.lookup(address)
     assert isinstance(arena, Arena)
-    objects = await choose_objects(ctx, arena, [s.activity for s in steps.spans], bed=asleep)
+    objects = await choose_objects(ctx, trace, arena, [s.activity for s in steps.spans], bed=asleep, who=r.name)
     return {"block": [block.start, block.minutes, block.activity], "version": inp.version,
             "steps": [[s.start, s.minutes, s.activity, obj] for s, obj in zip(steps.spans, objects, strict=True)],
             "memo": [block.activity.lower(), address] if fresh else None,

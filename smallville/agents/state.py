@@ -86,7 +86,8 @@ class ResidentMind:
     yesterday: str = ""
     inbox: list[NewMemory] = field(default_factory=list)
     held: list[NewMemory] = field(default_factory=list)
-    readers: int = 0
+    touches: list[tuple[list[int], int]] = field(default_factory=list)  # retrieved (ids, tick), not yet marked
+    readers: int = 0  # thoughts in flight that read the stream (restored from the jobs, not saved)
     seen: dict[str, str] = field(default_factory=dict)  # subject -> the last thing perceived of it
     place_memo: dict[str, str] = field(default_factory=dict)  # activity (lower case) -> arena address
     scores: dict[str, int] = field(default_factory=dict)  # observation text -> the importance it was given
@@ -115,6 +116,7 @@ class ResidentMind:
             "steps": [[s.start, s.minutes, s.action, s.address] for s in self.steps],
             "block_start": self.block_start, "version": self.version, "yesterday": self.yesterday,
             "inbox": [m.to_dict() for m in self.inbox], "held": [m.to_dict() for m in self.held],
+            "touches": [[ids, tick] for ids, tick in self.touches],
             "seen": dict(sorted(self.seen.items())), "place_memo": dict(sorted(self.place_memo.items())),
             "scores": dict(sorted(self.scores.items())),
             "steps_memo": dict(sorted(self.steps_memo.items())),
@@ -136,6 +138,7 @@ class ResidentMind:
         mind.yesterday = str(state["yesterday"])
         mind.inbox = [NewMemory.from_dict(d) for d in state["inbox"]]
         mind.held = [NewMemory.from_dict(d) for d in state["held"]]
+        mind.touches = [([int(i) for i in ids], int(tick)) for ids, tick in state["touches"]]
         mind.seen, mind.place_memo = dict(state["seen"]), dict(state["place_memo"])
         mind.scores = {str(k): int(v) for k, v in state["scores"].items()}
         mind.steps_memo = {str(k): list(v) for k, v in state["steps_memo"].items()}

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import numpy as np
 from pydantic import BaseModel
 
 from smallville.agents import prompts
@@ -24,9 +26,10 @@ from smallville.agents.prompts.common import Step
 from smallville.agents.settings import AgentSettings
 from smallville.agents.state import NewMemory, ResidentMind
 from smallville.core.clock import Clock
-from smallville.inference.base import Embedder, LanguageModel, Message
+from smallville.inference.base import Embedder, InferenceError, LanguageModel, Message
 from smallville.world.town import Town
 
+log = logging.getLogger(__name__)
 A = TypeVar("A", bound=BaseModel)
 C = TypeVar("C")
 
@@ -39,6 +42,7 @@ class Context:
     clock: Clock
     town: Town
     seed: int
+    dim: int  # the memory vectors' size (a failed embedding is stored as zeros of it)
 
     @property
     def weights(self) -> RetrievalWeights:
@@ -57,8 +61,8 @@ class Trace:
     """What a thought did besides its answer, as JSON-safe data for the apply step and the event log."""
 
     tick: int
-    retrievals: list[dict[str, Any]] = field(default_factory=list)
-    fallbacks: list[tuple[str, str]] = field(default_factory=list)  # (who, step)
+    retrievals: list[dict[str, Any]] = field(default_factory=list)  # in the order they were asked
+    fallbacks: list[tuple[int, str, str]] = field(default_factory=list)  # (call number, who, step)
     calls: int = 0
 
     def to_dict(self) -> dict[str, Any]:
@@ -67,18 +71,26 @@ class Trace:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Trace:
-        return cls(int(d["tick"]), list(d["retrievals"]), [(str(a), str(b)) for a, b in d["fallbacks"]],
+        return cls(int(d["tick"]), list(d["retrievals"]), [(int(n), str(a), str(b)) for n, a, b in d["fallbacks"]],
                    int(d["calls"]))
+
+    def fallback(self, who: str, step: str, number: int | None = None) -> None:
+        self.fallbacks.append((self.calls if number is None else number, who, step))
+
+    def ordered_fallbacks(self) -> list[tuple[int, str, str]]:
+        """In the order the calls were made, not finished (concurrent calls of one thought finish in any order)."""
+        return sorted(self.fallbacks)
 
 
 async def ask(ctx: Context, trace: Trace, who: str, step: Step, messages: list[Message], answer: type[A],
               check: Callable[[A], C], fallback: Callable[[], A], n: int = 0) -> C:
     """`prompts.ask` with a deterministic seed, and the fallback noted in the trace (an event later)."""
+    number = trace.calls  # taken before the await: calls start in a fixed order
     trace.calls += 1
     got, status = await prompts.ask(ctx.lm, step, messages, answer, check, fallback,
                                     seed=ctx.call_seed(who, trace.tick, step.name, n))
     if status == "fallback":
-        trace.fallbacks.append((who, step.name))
+        trace.fallback(who, step.name, number)
     return got
 
 
@@ -88,12 +100,17 @@ async def recall(ctx: Context, trace: Trace, mind: ResidentMind, query: str, pur
     the trace carries the ids, and the apply step marks them at the thought's start tick."""
     if not len(mind.stream):
         return []
-    vector = (await ctx.embedder.embed([query]))[0]
+    slot = len(trace.retrievals)  # reserved before the await, so the log lists retrievals in a fixed order
+    trace.retrievals.append({"who": mind.name, "purpose": purpose, "query": query, "ids": [], "scores": []})
+    try:
+        vector = (await ctx.embedder.embed([query]))[0]
+    except InferenceError as exc:  # an embedding server that is gone: nothing comes to mind this time
+        log.info("recall for %s failed: %s", mind.name, exc)
+        trace.fallback(mind.name, "recall")
+        return []
     hits = mind.stream.retrieve(vector, trace.tick, k or ctx.settings.retrieve_k, ctx.weights, kinds, touch=False)
-    trace.retrievals.append({
-        "who": mind.name, "purpose": purpose, "query": query, "ids": [h.memory.id for h in hits],
-        "scores": [[round(h.recency, 4), round(h.importance, 4), round(h.relevance, 4), round(h.score, 4)]
-                   for h in hits]})
+    trace.retrievals[slot].update(ids=[h.memory.id for h in hits], scores=[
+        [round(h.recency, 4), round(h.importance, 4), round(h.relevance, 4), round(h.score, 4)] for h in hits])
     return hits
 
 
@@ -114,7 +131,15 @@ async def rate(ctx: Context, trace: Trace, name: str, items: list[NewMemory],
                         lambda: importance.fallback(n), n=i)
         return [int(s) for s in got.scores]
 
-    scores_and_vectors = await asyncio.gather(*(one(i, b) for i, b in enumerate(batches)), ctx.embedder.embed(texts))
+    async def embed() -> Any:
+        try:
+            return await ctx.embedder.embed(texts)
+        except InferenceError as exc:  # stored without a vector: found by importance and recency only
+            log.info("embedding %d memories of %s failed: %s", len(texts), name, exc)
+            trace.fallback(name, "embed", -1)
+            return np.zeros((len(texts), ctx.dim), dtype=np.float32)
+
+    scores_and_vectors = await asyncio.gather(*(one(i, b) for i, b in enumerate(batches)), embed())
     vectors = scores_and_vectors[-1]
     rated = dict(zip(fresh, (s for part in scores_and_vectors[:-1] for s in part), strict=True))
     return [NewMemory(m.description, m.kind, m.tag, m.created, m.subject, m.evidence,

@@ -326,7 +326,7 @@ class RemoteEmbedder(_CachingEmbedder):
                  cache: EmbeddingCache | None = None):
         import openai
 
-        self.endpoint = name or base_url
+        self.endpoint = name or display_url(base_url)  # a label: never a key hidden in the URL
         self.model = model
         self.api_key_env = api_key_env
         super().__init__(cache or EmbeddingCache(model, dim), max_batch, model)
