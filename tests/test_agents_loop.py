@@ -121,7 +121,8 @@ def test_inner_voice_plants_a_thought_and_replans(tmp_path: Path, small_town, em
     save, sim = resume_run(out)
     planted_at = sim.tick
     sim.mind.plant("Bob Builder", "You want to fix the park bench before lunch.")  # type: ignore[attr-defined]
-    drive(save, sim, sim.tick + 120, progress=False, lm=ScriptedModel(), embedder=embedder)
+    result = drive(save, sim, sim.tick + 3 * 360, progress=False, lm=ScriptedModel(), embedder=embedder)
+    assert "no_step" not in result["fallbacks"]  # the new schedule's blocks are prepared in time
     planted = events(out, "memory", who="Bob Builder", tag="inner_voice")
     assert planted and "park bench" in planted[0]["text"]
     replans = [e for e in events(out, "plan", who="Bob Builder", level="hourly") if e["reason"]]

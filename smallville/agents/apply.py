@@ -145,7 +145,7 @@ class Applier:
 
     def _day(self, sim: Any, job: Job, res: dict[str, Any], t: int) -> None:
         m = self.mind.minds[job.who]
-        m.day0, m.asleep, m.version = int(res["day0"]), False, m.version + 1
+        m.day0, m.asleep, m.version, m.blocks_pending = int(res["day0"]), False, m.version + 1, 0
         m.day_plan, m.hourly = schedule_of(res["daily"]), schedule_of(res["hourly"])
         m.steps_memo = {}  # a new day splits its blocks afresh
         sim.emit([self._plan_events(m, t, "day", res["daily"]), self._plan_events(m, t, "hourly", res["hourly"])])
@@ -156,10 +156,11 @@ class Applier:
 
     def _block(self, sim: Any, job: Job, res: dict[str, Any], t: int) -> None:
         m = self.mind.minds[job.who]
-        m.blocks_pending -= 1
         if int(res["version"]) != m.version or m.asleep:
-            self.mind.stats["blocks_dropped"] += 1  # prepared for a schedule a re-plan replaced
+            # prepared for a schedule a re-plan replaced (which let the new schedule's next block start)
+            self.mind.stats["blocks_dropped"] += 1
             return
+        m.blocks_pending -= 1
         self._install(sim, m, res, t)
 
     def _replan(self, sim: Any, job: Job, res: dict[str, Any], t: int) -> None:
@@ -167,6 +168,7 @@ class Applier:
         if not res["hourly"] or m.asleep:
             return
         m.version += 1
+        m.blocks_pending = 0  # the old schedule's next block, if under way, no longer counts
         m.hourly = schedule_of(res["hourly"])
         sim.emit([self._plan_events(m, t, "hourly", res["hourly"], res["reason"])])
         self._install(sim, m, res["first"], t)

@@ -72,6 +72,9 @@ def _hourly(user: str) -> dict[str, Any]:
     if end <= start:
         end += 24 * 60
     blocks, at = [], start
+    if "Something came up" in user:  # a re-plan: first deal with it, briefly
+        blocks.append({"start": _hhmm(at), "minutes": 30, "activity": "think about what came up"})
+        at += 30
     while at < end and len(blocks) < 12:
         activity = next((a for s, e, a in plan if _minutes(s) <= at % 1440 < (_minutes(e) or 1440)), "free time")
         minutes = 120 if activity.startswith("work") else 90

@@ -96,7 +96,7 @@ class ResidentMind:
     talk_until: int = -1
     social_after: int = 0  # no new conversation before this tick
     reflecting: bool = False
-    blocks_pending: int = 0  # block preparations in flight
+    blocks_pending: int = 0  # block preparations in flight for the current schedule (version)
     replanned_at: int = -10**9  # tick of the last re-plan
 
     @property
