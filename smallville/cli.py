@@ -34,12 +34,17 @@ def _settings(args: argparse.Namespace) -> Any:
     return load_settings(Path(args.config) if args.config else None, overrides)
 
 
+def _pace(game_minutes_per_s: float) -> str:
+    """'1,234' for a fast routine run, '0.54' for a run thinking with a slow model."""
+    return f"{game_minutes_per_s:,.0f}" if game_minutes_per_s >= 10 else f"{game_minutes_per_s:.2g}"
+
+
 def _report(args: argparse.Namespace, save_dir: Path, result: dict[str, Any]) -> None:
     if result["stopped_early"]:
         print(f"stopped at tick {result['tick']}; continue with: smallville resume {save_dir}")
     else:
         print(f"saved {save_dir} (tick {result['tick']}, {result['events']:,} events, "
-              f"{result['wall_s']:.1f} s, {result['game_minutes_per_s']:,.0f} game-min/s)")
+              f"{result['wall_s']:.1f} s, {_pace(result['game_minutes_per_s'])} game-min/s)")
     mind = result.get("mind") or {}
     if mind:
         print(f"minds: {mind.get('calls', 0):,} model calls, {mind.get('conversations', 0):,} conversations, "

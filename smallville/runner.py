@@ -254,7 +254,10 @@ async def _drive(save: Save, sim: Simulation, until_tick: int, *, progress: bool
                     if tick % 60 == 0 or tick == until_tick:
                         elapsed = max(time.perf_counter() - started, 1e-9)
                         game_minutes = (tick - start_tick) * sim.clock.tick_seconds / 60
-                        label = f"{sim.clock.label(tick)}  {game_minutes / elapsed:,.0f} game-min/s"
+                        pace = game_minutes / elapsed
+                        label = f"{sim.clock.label(tick)}  {pace:,.0f}" if pace >= 10 else \
+                            f"{sim.clock.label(tick)}  {pace:.2g}"
+                        label += " game-min/s"
                         bar.set_description_str(label, refresh=False)
                         bar.update(tick - start_tick - bar.n)
                     if stop.requested:
@@ -271,7 +274,7 @@ async def _drive(save: Save, sim: Simulation, until_tick: int, *, progress: bool
         "ticks": sim.tick - start_tick,
         "events": events,
         "wall_s": round(wall, 3),
-        "game_minutes_per_s": round((sim.tick - start_tick) * sim.clock.tick_seconds / 60 / wall, 1),
+        "game_minutes_per_s": round((sim.tick - start_tick) * sim.clock.tick_seconds / 60 / wall, 3),
         "stopped_early": stopped,
         "tick": sim.tick,
         "fallbacks": fallbacks,

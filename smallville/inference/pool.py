@@ -210,7 +210,7 @@ class ServerPool:
     def _invalid(self, purpose: str) -> Callable[[str, str], None]:
         def note(endpoint: str, feedback: str) -> None:
             self.accounting.invalid_answer(purpose)
-            log.info("[%s] invalid answer for %s: %s", endpoint, purpose, feedback[:200])
+            log.debug("[%s] invalid answer for %s: %s", endpoint, purpose, feedback[:200])
         return note
 
     # -- routing, retries, failover ---------------------------------------------------------------------

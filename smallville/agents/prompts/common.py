@@ -78,7 +78,8 @@ FALLBACKS: Counter[str] = Counter()
 
 def count_fallback(step: str, reason: str) -> None:
     FALLBACKS[step] += 1
-    log.info("fallback for %s: %s", step, reason)
+    # debug, not info: a weak model falls back often, and every fallback is also an event and a count
+    log.debug("fallback for %s: %s", step, reason)
 
 
 def fallback_counts() -> dict[str, int]:
@@ -199,5 +200,5 @@ async def ask(lm: LanguageModel, step: Step, messages: Sequence[Message], answer
         got = await lm.complete_model(messages, answer, step.options(seed))
         return check(got), "ok"
     except (InferenceError, AnswerRejected) as exc:
-        log.info("%s: no usable answer (%s: %s)", step.name, type(exc).__name__, exc)
+        log.debug("%s: no usable answer (%s: %s)", step.name, type(exc).__name__, exc)
         return check(fallback()), "fallback"  # the step's fallback counts itself
