@@ -299,6 +299,16 @@ class MemoryStream:
         codes = [_KIND_CODE[k] for k in wanted]
         return np.flatnonzero(np.isin(self._kind[: len(self._memories)], codes))
 
+    def _cosines_of_candidates(self, query_vector: np.ndarray | Sequence[float], k: int,
+                               kinds: Iterable[Kind] | None) -> tuple[np.ndarray | None, np.ndarray] | None:
+        """(candidate rows or None for all, cosines of every memory), or None when nothing can be returned.
+        The query is checked before anything else, so a bad vector fails even on an empty stream."""
+        q = self._query(query_vector)
+        rows = self._candidates(kinds)
+        if k <= 0 or not self._memories or (rows is not None and rows.size == 0):
+            return None
+        return rows, self._cosines(q)
+
     def retrieve(self, query_vector: np.ndarray | Sequence[float], now_tick: int, k: int,
                  weights: RetrievalWeights = PAPER_WEIGHTS, kinds: Iterable[Kind] | None = None,
                  touch: bool = True) -> list[RetrievalHit]:
@@ -306,12 +316,11 @@ class MemoryStream:
 
         `touch=False` leaves the stream unchanged (a pure read): the town's minds retrieve while thinking
         concurrently and mark the memories accessed later, with `touch`, at a fixed point of the tick."""
-        n = len(self._memories)
-        q = self._query(query_vector)
-        rows = self._candidates(kinds)
-        if k <= 0 or n == 0 or (rows is not None and rows.size == 0):
+        found = self._cosines_of_candidates(query_vector, k, kinds)
+        if found is None:
             return []
-        cos = self._cosines(q)
+        rows, cos = found
+        n = len(self._memories)
         if rows is None:
             rel, last, imp = cos.astype(np.float64), self._last[:n], self._imp[:n]
         else:
@@ -345,12 +354,10 @@ class MemoryStream:
         Not the paper's retrieval: for callers that only want relevance (deduplicating a new observation,
         "have I heard this before?"). It does not mark anything accessed.
         """
-        n = len(self._memories)
-        q = self._query(query_vector)
-        rows = self._candidates(kinds)
-        if k <= 0 or n == 0 or (rows is not None and rows.size == 0):
+        found = self._cosines_of_candidates(query_vector, k, kinds)
+        if found is None:
             return []
-        cos = self._cosines(q)
+        rows, cos = found
         rel = cos if rows is None else cos[rows]
         top = _top(rel, k)
         chosen = top if rows is None else rows[top]
