@@ -24,6 +24,7 @@ import numpy as np
 from tqdm import tqdm
 
 from smallville import __version__
+from smallville.agents.settings import ECONOMY
 from smallville.config import Settings, resolve_path, settings_from_manifest
 from smallville.core.clock import Clock
 from smallville.core.routine import RoutineMind
@@ -103,7 +104,25 @@ def make_mind(settings: Settings, world: Loaded, vectors: dict[str, np.ndarray] 
                           dim=dim, scenario=scenario, vectors=vectors)
 
 
+def with_economy(settings: Settings) -> Settings:
+    """The settings with the economy profile applied where it is on (see `AgentSettings.resolved`).
+
+    Applied once, when a run starts, so the manifest records the values the run really uses and a resume
+    (which reads them back, every field explicit) thinks the same way. The profile follows the config
+    (no endpoints = the embedded model), not a model handed to `drive` directly: tests and benchmarks that
+    do that choose `economy` themselves."""
+    agents, embedded = settings.agents, settings.inference.uses_embedded_server
+    if agents.mind != "generative" or not agents.economy_on(embedded):
+        return settings
+    resolved = agents.resolved(embedded)
+    changed = {k: v for k, v in ECONOMY.items() if getattr(agents, k) != v and getattr(resolved, k) == v}
+    log.info("economy profile on (%s)%s", "the embedded model" if embedded else "economy = on",
+             ": " + ", ".join(f"{k} = {v}" for k, v in changed.items()) if changed else ", all set by the config")
+    return settings.model_copy(update={"agents": resolved})
+
+
 def new_run(save_dir: Path, settings: Settings, hours: float) -> tuple[Save, Simulation]:
+    settings = with_economy(settings)
     world = load(settings)
     target = round(hours * world.clock.ticks_per_hour)
     manifest = {

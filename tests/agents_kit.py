@@ -27,11 +27,12 @@ template = "Do you know {name}?"
 
 def agent_settings(small_town: tuple[Path, Path], inference: InferenceSettings | None = None,
                    **agents: Any) -> Settings:
-    """The small town (Ada and Bob share a bedroom, so they meet) with Ada's kite festival seeded."""
+    """The small town (Ada and Bob share a bedroom, so they meet) with Ada's kite festival seeded; the full
+    loop unless `economy=` says otherwise (no endpoints here would otherwise mean the economy profile)."""
     tmx, residents = small_town
     (residents.parent / "scenario.toml").write_text(SCENARIO)
     return Settings(sim=SimSettings(seed=7), town=TownSettings(map=str(tmx), residents=str(residents)),
-                    inference=inference or InferenceSettings(), agents=AgentSettings(**agents))
+                    inference=inference or InferenceSettings(), agents=AgentSettings(**{"economy": "off", **agents}))
 
 
 def run(settings: Settings, save_dir: Path, hours: float, **drive_kw: Any) -> dict[str, Any]:

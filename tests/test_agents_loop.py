@@ -206,3 +206,4 @@ def test_an_embedder_that_fails_for_a_while_costs_memories_their_relevance_only(
     assert {"embed", "recall"} & steps and result["fallbacks"].get("embed", 0) + result["fallbacks"].get("recall", 0)
     for who in ("Ada Lovelace", "Bob Builder"):
         assert len(events(out, "plan", who=who, level="actions")) >= 3
+

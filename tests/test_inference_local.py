@@ -88,6 +88,7 @@ def test_it_tells_the_user_which_model_serves_and_how_to_change_it(server: Embed
     assert "SmolLM2-135M-Instruct" in line and f"127.0.0.1:{server.port}" in line
     assert "OPENAI_BASE_URL" in line and "[inference]" in line
     assert server.base_url.startswith("http://127.0.0.1:") and server.startup_s is not None
+    assert server.likely_first, "the server's child did not install the likely-first grammar check"
 
 
 def test_it_is_reachable_only_on_loopback(server: EmbeddedServer) -> None:

@@ -50,9 +50,8 @@ LEAD_MINUTES = {"rate": 10, "reflect": 15, "talk": 3, "replan": 2}
 #: Those due ticks are rounded up to a whole number of these game minutes, so that thoughts started at
 #: different moments fall due together and the run waits for them once (one wait per slot, not per thought).
 DUE_SLOT_MINUTES = 5
-#: New memories wait to be rated together: 12 of them (one call), or until the resident sleeps; what was
-#: said or thought waits at most this long.
-RATE_EVERY_MINUTES = 120
+# New memories wait to be rated together: 12 of them (one call), or until the resident sleeps; what was
+# said or thought waits at most `rate_every_minutes` of the settings.
 STATE_FORMAT = 1
 
 
@@ -199,7 +198,7 @@ class GenerativeMind:
             rating = self._busy(name, "rate")
             urgent = any(i.tag in ("inner_voice", "seed") for i in m.inbox)  # told, not seen: remember now
             # Every two hours what was said and thought gets rated even if few sights came with it.
-            due = t % self.ticks(RATE_EVERY_MINUTES) == 0 and any(i.tag != "observation" for i in m.inbox)
+            due = t % self.ticks(self.settings.rate_every_minutes) == 0 and any(i.tag != "observation" for i in m.inbox)
             if m.inbox and not rating and (len(m.inbox) >= 12 or m.asleep or urgent or due):
                 items, m.inbox = m.inbox, []
                 known = {i.description: m.scores[i.description] for i in items if i.description in m.scores}

@@ -118,12 +118,28 @@ async def choose_place(ctx: Context, trace: Trace, inp: BlockInput) -> tuple[str
     if (only := place.only_option(options)) is not None:
         return labels[only], False
     preferred = [place_label(a) for a in (inp.here, home) if a in inp.known]
+    if ctx.settings.place_by == "embedding":
+        return labels[await _nearest_label(ctx, trace, r.name, activity, options, preferred)], True
     got = await ask(ctx, trace, r.name, place.PLACE,
                     place.render("arena", r.name, activity, options, within="town",
                                  here=place_label(inp.here) if inp.here else ""),
                     place.answer_model(options), lambda a: place.check(a, options, "arena"),
                     lambda: place.fallback(options, preferred, "arena"))
     return labels[got.choice], True
+
+
+async def _nearest_label(ctx: Context, trace: Trace, who: str, activity: str, options: list[str],
+                         preferred: list[str]) -> str:
+    """The option whose "sector: arena" label is nearest the activity by embedding (ties: the first
+    listed); when the embedder fails, the place step's default (a fallback)."""
+    number = trace.calls
+    try:
+        vectors = await ctx.embedder.embed([activity, *options])
+    except InferenceError as exc:
+        log.info("choosing a place for %s failed: %s", who, exc)
+        trace.fallback(who, place.PLACE.name, number)
+        return place.fallback(options, preferred, "arena", reason="embedder failed").choice
+    return options[int(np.argmax(vectors[1:] @ vectors[0]))]
 
 
 async def choose_objects(ctx: Context, trace: Trace, arena: Arena, actions: list[str], *,

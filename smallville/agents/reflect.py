@@ -20,9 +20,6 @@ from smallville.agents.prompts import reflection
 from smallville.agents.state import ResidentMind
 from smallville.agents.think import Context, Trace, ask, recall
 
-#: Recent memories the questions are drawn from (the paper uses the last 100; a small model and a short
-#: prompt want fewer).
-RECENT = 30
 #: Evidence retrieved per question, and the most shown to the insights call.
 PER_QUESTION = 5
 MAX_CANDIDATES = 15
@@ -31,7 +28,7 @@ MAX_CANDIDATES = 15
 async def reflect(ctx: Context, trace: Trace, mind: ResidentMind) -> dict[str, Any]:
     """{"questions": [...], "insights": [[text, [evidence ids]], ...]}."""
     name = mind.name
-    recent = [m.description for m in mind.stream.recent(RECENT)]
+    recent = [m.description for m in mind.stream.recent(ctx.settings.reflect_recent)]
     questions = await ask(ctx, trace, name, reflection.QUESTIONS, reflection.render_questions(name, recent),
                           reflection.Questions, reflection.check_questions, lambda: reflection.fallback_questions(name))
     candidates: dict[int, str] = {}

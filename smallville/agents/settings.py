@@ -4,11 +4,15 @@ Owns the knobs a researcher turns when reproducing or varying Park et al. 2023: 
 residents, how far they see and how many things they attend to, the retrieval weights and depth, the
 reflection threshold, and how conversations are bounded. Defaults are the paper's values where the paper
 gives one (weights 1/1/1, reflection at 150) and budget-minded ones elsewhere (documented per field).
+
+Also owns the economy profile: on the embedded model (one request at a time on two cores) a full day of
+the full loop takes about an hour and a half, so unless told otherwise (`economy = "off"`) that run
+thinks less often where it matters least (`ECONOMY`). Values a config sets explicitly always win.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -38,3 +42,40 @@ class AgentSettings(BaseModel):
     replan_importance: int = Field(8, ge=1, le=11, description="a conversation rated at least this important "
                                                                "makes the resident re-plan the rest of the day "
                                                                "(11: never)")
+    place_by: Literal["model", "embedding"] = Field(
+        "model", description="how a block's arena is chosen when its activity names no known place: a model call "
+                             "over the known arenas, or the arena whose name is nearest by embedding")
+    rate_every_minutes: int = Field(120, ge=5, le=1440, description="game minutes between ratings of a resident's "
+                                                                    "unrated talk and thoughts (12 rated at once "
+                                                                    "start a rating sooner)")
+    reflect_recent: int = Field(30, ge=5, le=100, description="recent memories the reflection questions are drawn "
+                                                              "from (paper: 100)")
+    economy: Literal["auto", "on", "off"] = Field(
+        "auto", description="the economy profile (ECONOMY): auto = on with the embedded model, off with "
+                            "configured endpoints")
+
+    def resolved(self, embedded_model: bool) -> AgentSettings:
+        """These settings with the economy profile applied where it is on, to the fields not set explicitly."""
+        if self.economy == "off" or (self.economy == "auto" and not embedded_model):
+            return self
+        update: dict[str, Any] = {k: v for k, v in ECONOMY.items() if k not in self.model_fields_set}
+        return self.model_copy(update=update)
+
+    def economy_on(self, embedded_model: bool) -> bool:
+        return self.economy == "on" or (self.economy == "auto" and embedded_model)
+
+
+#: What the economy profile changes, and why each is cheap to give up on a weak local model:
+#: - talks do not re-plan the day (the small model rates most of its own talks 8+, and each re-plan is an
+#:   hourly schedule plus a new block: ~20 extra calls in a morning); inner voices still re-plan;
+#: - at most 6 lines a talk (its lines rarely go past 2 anyway; this bounds the worst case);
+#: - a block's arena by embedding instead of a call (the small model's choice was no better);
+#: - ratings every 4 game hours (fewer one-memory calls) and reflection questions over 15 recent memories
+#:   (a 500-token prompt to a 135M model costs more than its answer).
+ECONOMY: dict[str, Any] = {
+    "replan_importance": 11,
+    "talk_turns": 6,
+    "place_by": "embedding",
+    "rate_every_minutes": 240,
+    "reflect_recent": 15,
+}

