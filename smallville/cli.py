@@ -1,4 +1,4 @@
-"""The `smallville` command: run, resume, inspect, map, doctor, bench.
+"""The `smallville` command: run, resume, replay, inspect, map, doctor, bench.
 
 Owns argument parsing and how results and errors reach the user. Every `SmallvilleError` becomes one
 line on stderr (naming file, line, layer or key) and exit status 2, never a traceback. Scripts rely on
@@ -68,6 +68,49 @@ def cmd_run(args: argparse.Namespace) -> int:
     result = drive(save, sim, save.manifest["target_tick"], progress=not args.no_progress, speed=args.speed)
     _report(args, save_dir, result)
     return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    import os
+
+    from smallville.errors import SaveError
+
+    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+    try:
+        import pygame  # noqa: F401
+    except ImportError:
+        raise SaveError(args.save_dir, "the window needs pygame: pip install -e '.[viewer]'") from None
+    from smallville.viewer.app import Viewer
+    from smallville.viewer.sources import ReplaySource
+
+    source = ReplaySource.open(Path(args.save_dir))
+    if source.torn_bytes:
+        print(f"note: the log ends with {source.torn_bytes} bytes of a line cut by a crash; shown up to there")
+    start = None
+    if args.at:
+        start = source.first + source.clock.ticks(_minutes(args.at))
+    viewer = Viewer(source, start=start)
+    viewer.playing = not args.paused
+    try:
+        viewer.run()
+    finally:
+        import pygame as pg
+
+        pg.quit()
+    return 0
+
+
+def _minutes(value: str) -> float:
+    """'7:30' or '7.5' (hours into the save) as minutes."""
+    from smallville.errors import ConfigError
+
+    try:
+        if ":" in value:
+            hours, minutes = value.split(":", 1)
+            return int(hours) * 60 + int(minutes)
+        return float(value) * 60
+    except ValueError:
+        raise ConfigError(f"--at {value!r}: give hours into the run, as 7:30 or 7.5") from None
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
@@ -186,6 +229,12 @@ def build_parser() -> argparse.ArgumentParser:
     resume.add_argument("--hours", type=float, help="game hours beyond where the save stands "
                                                    "(default: up to the run's original target)")
     resume.set_defaults(func=cmd_resume)
+
+    replay = sub.add_parser("replay", help="watch a saved run in a window (no model needed)")
+    replay.add_argument("save_dir")
+    replay.add_argument("--at", help="start this far into the run (hours: 7:30 or 7.5)")
+    replay.add_argument("--paused", action="store_true", help="start paused")
+    replay.set_defaults(func=cmd_replay)
 
     inspect = sub.add_parser("inspect", help="summarise a save")
     inspect.add_argument("save_dir")

@@ -1,0 +1,206 @@
+"""The window: input, update, draw, for a replay of a saved run (live runs and the chat build on it).
+
+Owns what the user does with keys and mouse (keys in `hud.KEYS`) and the moment shown: a fractional tick
+`at` that advances with real time at the chosen pace while playing, so walkers move smoothly and the
+same save always shows the same picture at the same moment. One `frame(events, dt)` is one turn of the
+loop; `run()` feeds it from pygame, tests feed it synthetic events (with SDL's dummy video driver).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pygame
+
+from smallville.viewer import hud
+from smallville.viewer.camera import Camera
+from smallville.viewer.render import TownRenderer, load_map_surface
+from smallville.viewer.sources import ReplaySource
+
+#: Paces in game minutes per real second (1 is real time x60).
+SPEEDS = (0.25, 1, 2, 5, 10, 30, 60, 120, 240)
+PAN_PX_PER_S = 600
+SIZE = (1280, 720)
+
+
+class Viewer:
+    def __init__(self, source: ReplaySource, size: tuple[int, int] = SIZE, *, start: int | None = None,
+                 speed_index: int = 3):
+        if not pygame.get_init():
+            pygame.init()
+        self.screen = pygame.display.set_mode(size, pygame.RESIZABLE)
+        pygame.display.set_caption("smallville: replay " + str(source.save.root))
+        self.source = source
+        self.tick_seconds = source.clock.tick_seconds
+        map_surface = load_map_surface(source.map_path)
+        self.renderer = TownRenderer(map_surface, source.names, tick_seconds=source.clock.tick_seconds)
+        self.camera = Camera(map_surface.get_width(), map_surface.get_height(), *self.map_area_size())
+        self.scrubber = hud.Scrubber(source.first, source.last)
+        self.at = float(source.first if start is None else max(source.first, min(start, source.last)))
+        self.scene = source.scene_at(int(self.at))
+        self.playing = False
+        self.speed_index = speed_index
+        self.selected: str | None = None
+        self.show_help = False
+        self.running = True
+        self.message, self.message_until = "", 0.0
+        self._drag: tuple[int, int] | None = None
+        self._dragged = False
+        self._scrubbing = False
+
+    # -- the loop -----------------------------------------------------------------------------------------
+
+    def map_area_size(self) -> tuple[int, int]:
+        w, h = self.screen.get_size()
+        return w, max(1, h - hud.TOP_H - hud.BOTTOM_H)
+
+    @property
+    def speed(self) -> float:
+        return SPEEDS[self.speed_index]
+
+    def run(self) -> None:
+        clock = pygame.time.Clock()
+        while self.running:
+            dt = clock.tick(60) / 1000
+            self.frame(pygame.event.get(), dt)
+            pygame.display.flip()
+
+    def frame(self, events: list[pygame.event.Event], dt: float) -> pygame.Surface:
+        for event in events:
+            self.handle(event)
+        self.update(dt)
+        self.draw()
+        return self.screen
+
+    def update(self, dt: float) -> None:
+        keys = pygame.key.get_pressed()
+        # Right is also "step" when paused, so the arrow keys pan up/down and WASD pans every way.
+        dx = (keys[pygame.K_d] - keys[pygame.K_a]) * PAN_PX_PER_S * dt
+        dy = (keys[pygame.K_s] - keys[pygame.K_w] + keys[pygame.K_DOWN] - keys[pygame.K_UP]) * PAN_PX_PER_S * dt
+        if dx or dy:
+            self.camera.pan(dx, dy)
+        if self.playing:
+            ticks_per_s = self.speed * 60 / self.tick_seconds
+            self.go_to(self.at + ticks_per_s * dt)
+            if self.at >= self.source.last:
+                self.playing = False
+        if self.camera.following and self.camera.following in self.scene.figures:
+            px, py = self.scene.figures[self.camera.following].point(self.at)
+            self.camera.look_at((px + 0.5) * self.renderer.tile, (py + 0.5) * self.renderer.tile)
+
+    def go_to(self, at: float) -> None:
+        self.at = max(float(self.source.first), min(at, float(self.source.last)))
+        self.scene = self.source.forward(self.scene, int(self.at))
+
+    def draw(self) -> None:
+        self.screen.fill(hud.BAR)
+        area = self.screen.subsurface(pygame.Rect((0, hud.TOP_H), self.map_area_size()))
+        self.renderer.draw(area, self.scene, self.camera, self.at, self.selected)
+        clock = self.source.clock.time(int(self.at)).strftime("%a %d %b %Y %H:%M")
+        hud.draw_top(self.screen, hud.Status(clock, "replay", self.playing, _pace(self.speed)))
+        source = self.source
+        self.scrubber.draw(self.screen, self.at, _hm(source, source.first), _hm(source, source.last))
+        if self.show_help:
+            hud.draw_help(self.screen)
+        if self.message and time.monotonic() < self.message_until:
+            hud.draw_message(self.screen, self.message)
+
+    # -- input --------------------------------------------------------------------------------------------
+
+    def handle(self, event: pygame.event.Event) -> None:
+        if event.type == pygame.QUIT:
+            self.running = False
+        elif event.type == pygame.VIDEORESIZE:
+            self.screen = pygame.display.set_mode((max(480, event.w), max(320, event.h)), pygame.RESIZABLE)
+            self.camera.resize(*self.map_area_size())
+        elif event.type == pygame.KEYDOWN:
+            self._key(event)
+        elif event.type == pygame.MOUSEWHEEL:
+            self.camera.zoom_by(1 if event.y > 0 else -1, self._map_point(pygame.mouse.get_pos()))
+        elif event.type == pygame.MOUSEBUTTONDOWN and event.button == 1:
+            if self.scrubber.hit(event.pos):
+                self._scrubbing = True
+                self.go_to(self.scrubber.tick_at(event.pos[0]))
+            else:
+                self._drag, self._dragged = event.pos, False
+        elif event.type == pygame.MOUSEMOTION:
+            if self._scrubbing:
+                self.go_to(self.scrubber.tick_at(event.pos[0]))
+            elif self._drag is not None:
+                dx, dy = event.pos[0] - self._drag[0], event.pos[1] - self._drag[1]
+                if self._dragged or abs(dx) + abs(dy) > 4:
+                    self.camera.pan(-dx, -dy)
+                    self._drag, self._dragged = event.pos, True
+        elif event.type == pygame.MOUSEBUTTONUP and event.button == 1:
+            if not self._scrubbing and self._drag is not None and not self._dragged:
+                self.select_at(event.pos)
+            self._drag, self._scrubbing = None, False
+
+    def _key(self, event: pygame.event.Event) -> None:
+        key = event.key
+        if key == pygame.K_ESCAPE:
+            if self.show_help or self.selected:
+                self.show_help, self.selected = False, None
+                self.camera.following = None
+            else:
+                self.running = False
+        elif key in (pygame.K_h, pygame.K_F1):
+            self.show_help = not self.show_help
+        elif key == pygame.K_SPACE:
+            self.playing = not self.playing and self.at < self.source.last
+        elif key in (pygame.K_PERIOD, pygame.K_RIGHT) and not self.playing:
+            self.go_to(self.at + 60 / self.tick_seconds)
+        elif key in (pygame.K_PLUS, pygame.K_EQUALS, pygame.K_KP_PLUS):
+            self.speed_index = min(len(SPEEDS) - 1, self.speed_index + 1)
+        elif key in (pygame.K_MINUS, pygame.K_KP_MINUS):
+            self.speed_index = max(0, self.speed_index - 1)
+        elif key in (pygame.K_RIGHTBRACKET, pygame.K_LEFTBRACKET):
+            self.camera.zoom_by(1 if key == pygame.K_RIGHTBRACKET else -1)
+        elif key == pygame.K_HOME:
+            self.go_to(self.source.first)
+        elif key == pygame.K_END:
+            self.go_to(self.source.last)
+        elif key == pygame.K_TAB:
+            names = sorted(self.scene.figures)
+            if names:
+                self.selected = names[(names.index(self.selected) + 1) % len(names)] \
+                    if self.selected in names else names[0]
+        elif key == pygame.K_f and self.selected:
+            self.camera.following = None if self.camera.following == self.selected else self.selected
+        elif key in (pygame.K_F12, pygame.K_p):
+            self.screenshot()
+
+    def _map_point(self, pos: tuple[int, int]) -> tuple[int, int]:
+        return pos[0], pos[1] - hud.TOP_H
+
+    def select_at(self, pos: tuple[int, int]) -> None:
+        self.selected = self.renderer.figure_at(self.scene, self.camera, self.at, self._map_point(pos))
+
+    def screenshot(self, path: Path | None = None) -> Path:
+        if path is None:
+            folder = self.source.save.root / "screenshots"
+            folder.mkdir(exist_ok=True)
+            stamp = self.source.clock.time(int(self.at)).strftime("%Y%m%d-%H%M%S")
+            path = folder / f"replay-{stamp}.png"
+        pygame.image.save(self.screen, str(path))
+        self.notify(f"screenshot: {path}")
+        return path
+
+    def notify(self, message: str, seconds: float = 3.0) -> None:
+        self.message, self.message_until = message, time.monotonic() + seconds
+
+
+def _pace(speed: float) -> str:
+    return f"{speed:g} game min/s"
+
+
+def _hm(source: ReplaySource, tick: int) -> str:
+    return source.clock.time(tick).strftime("%a %H:%M")
+
+
+def headless() -> None:
+    """Draw without a display (tests, benchmarks, screenshots on a server)."""
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+    os.environ.setdefault("SDL_AUDIODRIVER", "dummy")

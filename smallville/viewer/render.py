@@ -1,0 +1,237 @@
+"""Drawing the town: the tile map through the camera, residents as animated sprites with name labels,
+what each is doing, and speech bubbles.
+
+Owns the pixels of the map area (the HUD, inspector and chat draw beside it). Everything costly is made
+once and cached: the map's tile layers flattened into one surface, each resident's 12 sprite frames per
+zoom step, every text label. The map layer of a frame is reused while the camera stands still, so a frame
+is mostly sprite blits (`smallville bench viewer`).
+
+Sprites: `assets/characters/<name>.png`, 4 columns (left, down, up, right) x 3 rows (stand, step A, step B)
+of 16 px frames, listed in `assets/characters/index.json`; a resident without one gets a generic figure.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+
+import pygame
+
+from smallville.config import PROJECT_ROOT
+from smallville.viewer.camera import Camera
+from smallville.viewer.scene import Figure, Scene
+
+CHARACTERS = PROJECT_ROOT / "assets" / "characters"
+DIRECTIONS = ("left", "down", "up", "right")
+LABEL = (250, 250, 250)
+SHADOW = (20, 20, 28)
+SELECTED = (255, 214, 0)
+BUBBLE = (255, 255, 250)
+INK = (30, 30, 40)
+
+
+def load_map_surface(tmx_path: Path) -> pygame.Surface:
+    """All visible tile layers of a TMX map flattened into one surface (a display mode must be set)."""
+    import pytmx
+    from pytmx.util_pygame import load_pygame
+
+    tmx = load_pygame(str(tmx_path))
+    tw, th = tmx.tilewidth, tmx.tileheight
+    surface = pygame.Surface((tmx.width * tw, tmx.height * th)).convert()
+    surface.fill((0, 0, 0))
+    for layer in tmx.visible_layers:
+        if isinstance(layer, pytmx.TiledTileLayer):
+            for x, y, image in layer.tiles():
+                surface.blit(image, (x * tw, y * th))
+    return surface
+
+
+@lru_cache(maxsize=4)
+def font(size: int) -> pygame.font.Font:
+    return pygame.font.Font(None, size)
+
+
+@lru_cache(maxsize=2048)
+def text(value: str, size: int = 16, colour: tuple[int, int, int] = LABEL, outline: bool = True) -> pygame.Surface:
+    """A text label (with a dark outline so it reads on any tile), cached."""
+    face = font(size)
+    body = face.render(value, True, colour)
+    if not outline:
+        return body
+    out = pygame.Surface((body.get_width() + 2, body.get_height() + 2), pygame.SRCALPHA)
+    shade = face.render(value, True, SHADOW)
+    for dx, dy in ((0, 1), (2, 1), (1, 0), (1, 2)):
+        out.blit(shade, (dx, dy))
+    out.blit(body, (1, 1))
+    return out
+
+
+def wrap(value: str, width_px: int, size: int) -> list[str]:
+    """Words wrapped into lines at most `width_px` wide (a long word is cut)."""
+    face, lines, line = font(size), [], ""
+    for word in value.split():
+        trial = f"{line} {word}".strip()
+        if face.size(trial)[0] <= width_px or not line:
+            line = trial
+        else:
+            lines.append(line)
+            line = word
+        while face.size(line)[0] > width_px and len(line) > 1:
+            cut = max(1, int(len(line) * width_px / face.size(line)[0]))
+            lines.append(line[:cut])
+            line = line[cut:]
+    if line:
+        lines.append(line)
+    return lines
+
+
+class Sprites:
+    """Each resident's frames, scaled per zoom step and cached."""
+
+    def __init__(self, names: list[str], frame: int = 16):
+        self.frame = frame
+        index = json.loads((CHARACTERS / "index.json").read_text(encoding="utf-8"))
+        self.files = {name: CHARACTERS / index["residents"][name] for name in names
+                      if name in index.get("residents", {})}
+        self._sheets: dict[str, pygame.Surface] = {}
+        self._scaled: dict[tuple[str, str, int, int], pygame.Surface] = {}
+
+    def _sheet(self, name: str) -> pygame.Surface:
+        if name not in self._sheets:
+            path = self.files.get(name)
+            if path is not None and path.exists():
+                self._sheets[name] = pygame.image.load(str(path)).convert_alpha()
+            else:
+                sheet = pygame.Surface((self.frame * 4, self.frame * 3), pygame.SRCALPHA)
+                for col in range(4):
+                    for row in range(3):
+                        pygame.draw.circle(sheet, (200, 80, 80), (col * self.frame + 8, row * self.frame + 8), 6)
+                self._sheets[name] = sheet
+        return self._sheets[name]
+
+    def get(self, name: str, facing: str, step: int, size: int) -> pygame.Surface:
+        key = (name, facing, step, size)
+        if key not in self._scaled:
+            col = DIRECTIONS.index(facing) if facing in DIRECTIONS else 1
+            f = self.frame
+            frame = self._sheet(name).subsurface((col * f, step * f, f, f))
+            self._scaled[key] = pygame.transform.scale(frame, (size, size))
+        return self._scaled[key]
+
+
+class TownRenderer:
+    """Draws a scene through a camera onto a surface (the map area)."""
+
+    def __init__(self, map_surface: pygame.Surface, names: list[str], tile: int = 16, tick_seconds: int = 10):
+        self.map = map_surface
+        self.tile = tile
+        self.tick_seconds = tick_seconds
+        self.sprites = Sprites(names, tile)
+        self._map_key: tuple[float, ...] | None = None
+        self._map_frame: pygame.Surface | None = None
+
+    def _map_layer(self, camera: Camera) -> pygame.Surface:
+        key = (camera.cx, camera.cy, camera.zoom, camera.view_w, camera.view_h)
+        if key != self._map_key or self._map_frame is None:
+            frame = pygame.Surface((camera.view_w, camera.view_h)).convert()
+            frame.fill((12, 12, 16))
+            left, top, w, h = camera.visible()
+            area = pygame.Rect(int(left), int(top), int(w) + 2, int(h) + 2).clip(self.map.get_rect())
+            if area.width > 0 and area.height > 0:
+                size = (round(area.width * camera.zoom), round(area.height * camera.zoom))
+                piece = self.map.subsurface(area)
+                scaled = piece if camera.zoom == 1 else pygame.transform.scale(piece, size)
+                sx, sy = camera.to_screen(area.x, area.y)
+                frame.blit(scaled, (round(sx), round(sy)))
+            self._map_key, self._map_frame = key, frame
+        return self._map_frame
+
+    def figure_at(self, scene: Scene, camera: Camera, at: float, screen: tuple[int, int]) -> str | None:
+        """The resident drawn under a window point (nearest within a sprite), if any."""
+        best, best_d = None, (self.tile * camera.zoom) ** 2
+        for name, figure in scene.figures.items():
+            x, y = self._anchor(figure, camera, at)
+            d = (x - screen[0]) ** 2 + (y - self.tile * camera.zoom / 2 - screen[1]) ** 2
+            if d <= best_d:
+                best, best_d = name, d
+        return best
+
+    def _anchor(self, figure: Figure, camera: Camera, at: float) -> tuple[float, float]:
+        """Window point under the middle of the figure's feet."""
+        px, py = figure.point(at)
+        return camera.to_screen((px + 0.5) * self.tile, (py + 1) * self.tile)
+
+    def draw(self, surface: pygame.Surface, scene: Scene, camera: Camera, at: float,
+             selected: str | None = None) -> None:
+        """`at`: the fractional tick shown (walkers move between tiles smoothly)."""
+        surface.blit(self._map_layer(camera), (0, 0))
+        size = max(8, round(self.tile * camera.zoom))
+        view = surface.get_rect()
+        placed = []
+        for name in sorted(scene.figures, key=lambda n: scene.figures[n].point(at)[1]):
+            figure = scene.figures[name]
+            x, y = self._anchor(figure, camera, at)
+            if not view.inflate(size * 4, size * 4).collidepoint(x, y):
+                continue
+            step = 0
+            if figure.walking(at):
+                step = 1 + int(at * 2) % 2
+            sprite = self.sprites.get(name, figure.facing_at(at), step, size)
+            rect = sprite.get_rect(midbottom=(round(x), round(y)))
+            if name == selected:
+                feet = pygame.Rect(rect.left - 3, rect.bottom - size // 4, rect.width + 6, size // 2)
+                pygame.draw.ellipse(surface, SELECTED, feet, 2)
+            surface.blit(sprite, rect)
+            placed.append((name, figure, rect))
+        # Labels of the selected resident first, then top to bottom; a label that would cover one already
+        # drawn is left out (crowded rooms stay readable; clicking a resident shows its own).
+        taken: list[pygame.Rect] = []
+        for name, figure, rect in sorted(placed, key=lambda p: p[0] != selected):
+            self._labels(surface, camera, name, figure, rect, name == selected, taken)
+        for _, figure, rect in placed:
+            line = figure.bubble(scene.tick, self.tick_seconds)
+            if line:
+                self._bubble(surface, line, rect.midtop)
+
+    def _labels(self, surface: pygame.Surface, camera: Camera, name: str, figure: Figure, rect: pygame.Rect,
+                chosen: bool, taken: list[pygame.Rect]) -> None:
+        if camera.zoom < 1 and not chosen:
+            return
+        label = text(name if camera.zoom >= 1.5 or chosen else _initials(name), 15, SELECTED if chosen else LABEL)
+        doing = _short(figure.action, 28) if camera.zoom >= 1.5 or chosen else ""
+        tag = text(doing, 13, (200, 230, 255)) if doing else None
+        where = label.get_rect(midtop=(rect.centerx, rect.bottom + 1))
+        box = where.union(tag.get_rect(midtop=where.midbottom)) if tag else where
+        if not chosen and box.collidelist(taken) != -1:
+            return
+        taken.append(box)
+        surface.blit(label, where)
+        if tag is not None:
+            surface.blit(tag, tag.get_rect(midtop=where.midbottom))
+
+    def _bubble(self, surface: pygame.Surface, line: str, anchor: tuple[int, int]) -> None:
+        lines = wrap(_short(line, 140), 220, 16)[:4]
+        rendered = [text(row, 16, INK, outline=False) for row in lines]
+        w = max(r.get_width() for r in rendered) + 12
+        h = sum(r.get_height() for r in rendered) + 8
+        box = pygame.Rect(0, 0, w, h)
+        box.midbottom = (anchor[0], anchor[1] - 8)
+        box.clamp_ip(surface.get_rect())
+        pygame.draw.rect(surface, BUBBLE, box, border_radius=6)
+        pygame.draw.rect(surface, INK, box, 1, border_radius=6)
+        tail = (anchor[0], anchor[1] - 2)
+        pygame.draw.polygon(surface, BUBBLE, [(tail[0] - 4, box.bottom - 1), (tail[0] + 4, box.bottom - 1), tail])
+        y = box.top + 4
+        for r in rendered:
+            surface.blit(r, (box.left + 6, y))
+            y += r.get_height()
+
+
+def _initials(name: str) -> str:
+    return "".join(part[0] for part in name.split() if part)
+
+
+def _short(value: str, limit: int) -> str:
+    value = " ".join(value.split())
+    return value if len(value) <= limit else value[: limit - 1].rstrip() + "…"

@@ -1,0 +1,71 @@
+"""Where the window's events come from: a saved run (replay), behind the interface the app draws from.
+
+Owns opening a save for viewing: the settings it ran with (map, clock), its residents, and its events as a
+`Timeline` for jumping to any moment. A save that is missing, partial or corrupt gives a `SaveError` whose
+message says which file and what is wrong; a log torn by a crash is shown up to its last whole line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from smallville.config import resolve_path, settings_from_manifest
+from smallville.core.clock import Clock
+from smallville.core.events import Spawned
+from smallville.errors import SaveError
+from smallville.persist.save import Save
+from smallville.viewer.scene import Scene, Timeline
+
+#: Scenes kept per game hour of a save (a jump folds at most this much of the log).
+KEEP_EVERY_MINUTES = 30
+
+
+@dataclass
+class ReplaySource:
+    save: Save
+    clock: Clock
+    map_path: Path
+    names: list[str]
+    timeline: Timeline
+    torn_bytes: int
+
+    @classmethod
+    def open(cls, root: Path) -> ReplaySource:
+        save = Save.open(root)
+        settings = settings_from_manifest(save.manifest.get("settings"), save.root / "manifest.json")
+        clock = Clock(settings.sim.start, settings.sim.tick_seconds)
+        scan = save.read_log()
+        if not scan.events:
+            raise SaveError(save.events_path, "the run has no events yet (nothing to replay)")
+        names = list(save.manifest.get("residents", {}).get("names", []))
+        if not names:
+            names = sorted({e.who for e in scan.events if isinstance(e, Spawned)})
+        map_path = resolve_path(save.manifest.get("map", {}).get("path") or settings.town.map)
+        if not map_path.exists():
+            raise SaveError(save.root / "manifest.json", f"the run's map {map_path} is not there")
+        try:
+            timeline = Timeline(scan.events, clock.ticks(KEEP_EVERY_MINUTES))
+        except ValueError as exc:
+            raise SaveError(save.events_path, str(exc)) from None
+        return cls(save, clock, map_path, names, timeline, scan.torn_tail_bytes)
+
+    @property
+    def first(self) -> int:
+        return self.timeline.first
+
+    @property
+    def last(self) -> int:
+        return self.timeline.last
+
+    def scene_at(self, tick: int) -> Scene:
+        return self.timeline.scene_at(tick)
+
+    def forward(self, scene: Scene, tick: int) -> Scene:
+        """The scene moved on to `tick` (folding only the events in between); a jump back re-seeks."""
+        if tick < scene.tick:
+            return self.scene_at(tick)
+        for event in self.timeline.between(scene.tick, tick):
+            scene.apply(event)
+        scene.tick = max(scene.tick, tick)
+        return scene
