@@ -191,7 +191,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from smallville.bench import run_bench
 
-    figures = run_bench(args.name, quick=args.quick, embedded_day=args.embedded_day, days=not args.no_days)
+    figures = run_bench(args.name, quick=args.quick, embedded_day=args.embedded_day, days=not args.no_days,
+                        save=Path(args.save) if args.save else None)
     if args.json:
         print(json.dumps(figures, indent=2))
     else:
@@ -253,12 +254,13 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.set_defaults(func=cmd_doctor)
 
     bench = sub.add_parser("bench", help="print benchmark figures")
-    bench.add_argument("name", choices=["world", "inference", "agents"])
+    bench.add_argument("name", choices=["world", "inference", "agents", "viewer"])
     bench.add_argument("--json", action="store_true")
     bench.add_argument("--quick", action="store_true", help="fewer repetitions (for smoke tests)")
     bench.add_argument("--embedded-day", action="store_true",
                        help="agents: also a whole day on the embedded model (about an hour on 2 cores)")
     bench.add_argument("--no-days", action="store_true", help="agents: only retrieval, no whole game days")
+    bench.add_argument("--save", help="viewer: measure the replay of this save (default: a routine 2-day run)")
     bench.set_defaults(func=cmd_bench)
     return p
 

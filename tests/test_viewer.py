@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from smallville.core.events import Act, ClockMark, Converse, ObjectState, Say, Spawned, Walk
+from smallville.core.events import Act, ClockMark, Converse, ObjectState, Plan, Remember, Say, Spawned, Walk
 from smallville.viewer.app import headless
 
 headless()
@@ -18,6 +18,7 @@ from smallville.config import load_settings  # noqa: E402
 from smallville.errors import SaveError  # noqa: E402
 from smallville.runner import drive, new_run  # noqa: E402
 from smallville.viewer.app import Viewer  # noqa: E402
+from smallville.viewer.history import History  # noqa: E402
 from smallville.viewer.scene import Scene, Timeline  # noqa: E402
 from smallville.viewer.sources import ReplaySource  # noqa: E402
 
@@ -102,11 +103,15 @@ def test_the_replay_window_plays_seeks_selects_follows_and_saves_screenshots(mor
     assert name
     viewer.frame([key(pygame.K_f, "f")], 0.016)
     viewer.frame([], 0.016)
+    assert viewer.camera.following == name and viewer.camera.view_w == 1280 - 420  # the inspector is open
+    viewer.frame([key(pygame.K_ESCAPE)], 0.016)
+    assert viewer.selected is None and viewer.camera.following is None and viewer.running
     px, py = viewer.scene.figures[name].point(viewer.at)
     sx, sy = viewer.camera.to_screen((px + 0.5) * 16, (py + 1) * 16)
-    viewer.selected = None
     viewer.frame(click((round(sx), round(sy) - 8 + 30)), 0.016)
     assert viewer.selected == name
+    panel = viewer.frame([], 0.016).subsurface(pygame.Rect(1280 - 420, 30, 420, 720 - 64))
+    assert len({panel.get_at((x, y))[:3] for x in range(0, 420, 7) for y in range(0, 200, 5)}) > 3, "empty panel"
     frame = viewer.frame([], 0.016)
     assert pygame.image.tostring(frame, "RGB") != pygame.image.tostring(first, "RGB")
     shot = viewer.screenshot(tmp_path / "shot.png")
@@ -115,8 +120,8 @@ def test_the_replay_window_plays_seeks_selects_follows_and_saves_screenshots(mor
     assert viewer.screen.get_size() == (800, 600) and viewer.camera.view_h == 600 - 30 - 34
     viewer.frame([key(pygame.K_h, "h")], 0.016)
     assert viewer.show_help
-    viewer.frame([key(pygame.K_ESCAPE), key(pygame.K_ESCAPE)], 0.016)
-    assert not viewer.running
+    viewer.frame([key(pygame.K_ESCAPE), key(pygame.K_ESCAPE), key(pygame.K_ESCAPE)], 0.016)
+    assert not viewer.running  # help, then the inspector, then the window
 
 
 def test_a_save_that_cannot_be_replayed_says_why(tmp_path: Path, morning: Path) -> None:
@@ -143,3 +148,27 @@ def test_replay_on_the_command_line_says_what_is_wrong(tmp_path: Path, capsys: p
     assert "no such save directory" in capsys.readouterr().err
     assert main(["replay", str(morning), "--at", "soon"]) == 2
     assert "give hours into the run" in capsys.readouterr().err
+
+
+def test_the_inspector_shows_a_mind_as_it_was_then() -> None:
+    history = History([
+        Plan(0, "Ada", "day", 0, ((420, 120, "breakfast"), (540, 480, "paint"))),
+        Plan(0, "Ada", "hourly", 0, ((420, 60, "eat"), (480, 60, "walk"))),
+        Remember(400, "Ada", 0, "event", "observation", "the stove is hot", 2),
+        Remember(410, "Ada", 1, "chat", "conversation", "Bob said the kite festival is on Sunday", 7),
+        Converse(405, 1, "Bob", "Ada", 2), Say(406, "Bob", "Ada", "Kites on Sunday!", 1),
+        Remember(500, "Ada", 2, "thought", "reflection", "Ada looks forward to Sunday", 6, evidence=(1,)),
+        Plan(520, "Ada", "hourly", 0, ((480, 60, "go to the park"),), reason="after talking with Bob"),
+    ])
+    early = history.mind_at("Ada", 405)
+    assert [m.text for m in early.memories] == ["the stove is hot"] and early.memory_count == 1
+    assert early.reflections == [] and early.hourly == [(420, 60, "eat"), (480, 60, "walk")]
+    assert [(t.other, t.times) for t in early.talks] == [("Bob", 1)] and early.talks[0].last_line == ""
+    late = history.mind_at("Ada", 600)
+    assert [m.id for m in late.memories] == [2, 1, 0]
+    ((insight, cited),) = late.reflections
+    assert insight.text == "Ada looks forward to Sunday" and [c.id for c in cited] == [1]
+    assert late.hourly == [(480, 60, "go to the park")] and late.replanned == "after talking with Bob"
+    assert late.talks[0].last_line == "Bob: Kites on Sunday!"
+    assert history.mind_at("Bob", 600).talks[0].other == "Ada"
+    assert [m.id for m in history.memories_at("Ada", 409)] == [0]

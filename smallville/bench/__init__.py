@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 
-def run_bench(name: str, quick: bool = False, embedded_day: bool = False, days: bool = True) -> dict[str, Any]:
+def run_bench(name: str, quick: bool = False, embedded_day: bool = False, days: bool = True,
+              save: Path | None = None) -> dict[str, Any]:
     """`days`: the agents' whole game days (a few minutes); `embedded_day`: also the day on the embedded
-    model (about an hour)."""
+    model (about an hour); `save`: the viewer's replay figures on this save instead of a routine one."""
     if name == "world":
         from smallville.bench.world import bench_world
 
@@ -27,4 +29,8 @@ def run_bench(name: str, quick: bool = False, embedded_day: bool = False, days: 
         if embedded_day:
             figures.update(bench_embedded_day())
         return figures
+    if name == "viewer":
+        from smallville.bench.viewer import bench_viewer
+
+        return bench_viewer(quick=quick, save=save)
     raise ValueError(f"unknown benchmark {name!r}")

@@ -16,6 +16,8 @@ import pygame
 
 from smallville.viewer import hud
 from smallville.viewer.camera import Camera
+from smallville.viewer.inspector import WIDTH as PANEL_W
+from smallville.viewer.inspector import Inspector
 from smallville.viewer.render import TownRenderer, load_map_surface
 from smallville.viewer.sources import ReplaySource
 
@@ -34,15 +36,16 @@ class Viewer:
         pygame.display.set_caption("smallville: replay " + str(source.save.root))
         self.source = source
         self.tick_seconds = source.clock.tick_seconds
+        self.selected: str | None = None
         map_surface = load_map_surface(source.map_path)
         self.renderer = TownRenderer(map_surface, source.names, tick_seconds=source.clock.tick_seconds)
         self.camera = Camera(map_surface.get_width(), map_surface.get_height(), *self.map_area_size())
         self.scrubber = hud.Scrubber(source.first, source.last)
+        self.inspector = Inspector(source.history, source.clock, source.personas)
         self.at = float(source.first if start is None else max(source.first, min(start, source.last)))
         self.scene = source.scene_at(int(self.at))
         self.playing = False
         self.speed_index = speed_index
-        self.selected: str | None = None
         self.show_help = False
         self.running = True
         self.message, self.message_until = "", 0.0
@@ -54,7 +57,17 @@ class Viewer:
 
     def map_area_size(self) -> tuple[int, int]:
         w, h = self.screen.get_size()
-        return w, max(1, h - hud.TOP_H - hud.BOTTOM_H)
+        panel = PANEL_W if self.selected else 0
+        return max(1, w - panel), max(1, h - hud.TOP_H - hud.BOTTOM_H)
+
+    def select(self, name: str | None) -> None:
+        """Select a resident (the inspector opens beside the map) or none (it closes)."""
+        if name != self.selected:
+            self.inspector.scroll = 0
+        self.selected = name
+        if name is None:
+            self.camera.following = None
+        self.camera.resize(*self.map_area_size())
 
     @property
     def speed(self) -> float:
@@ -96,8 +109,12 @@ class Viewer:
 
     def draw(self) -> None:
         self.screen.fill(hud.BAR)
-        area = self.screen.subsurface(pygame.Rect((0, hud.TOP_H), self.map_area_size()))
+        size = self.map_area_size()
+        area = self.screen.subsurface(pygame.Rect((0, hud.TOP_H), size))
         self.renderer.draw(area, self.scene, self.camera, self.at, self.selected)
+        if self.selected:
+            panel = pygame.Rect(size[0], hud.TOP_H, self.screen.get_width() - size[0], size[1])
+            self.inspector.draw(self.screen, panel, self.selected, self.scene)
         clock = self.source.clock.time(int(self.at)).strftime("%a %d %b %Y %H:%M")
         hud.draw_top(self.screen, hud.Status(clock, "replay", self.playing, _pace(self.speed)))
         source = self.source
@@ -118,7 +135,11 @@ class Viewer:
         elif event.type == pygame.KEYDOWN:
             self._key(event)
         elif event.type == pygame.MOUSEWHEEL:
-            self.camera.zoom_by(1 if event.y > 0 else -1, self._map_point(pygame.mouse.get_pos()))
+            pos = pygame.mouse.get_pos()
+            if self.selected and pos[0] >= self.map_area_size()[0]:
+                self.inspector.wheel(event.y)
+            else:
+                self.camera.zoom_by(1 if event.y > 0 else -1, self._map_point(pos))
         elif event.type == pygame.MOUSEBUTTONDOWN and event.button == 1:
             if self.scrubber.hit(event.pos):
                 self._scrubbing = True
@@ -141,9 +162,10 @@ class Viewer:
     def _key(self, event: pygame.event.Event) -> None:
         key = event.key
         if key == pygame.K_ESCAPE:
-            if self.show_help or self.selected:
-                self.show_help, self.selected = False, None
-                self.camera.following = None
+            if self.show_help:
+                self.show_help = False
+            elif self.selected:
+                self.select(None)
             else:
                 self.running = False
         elif key in (pygame.K_h, pygame.K_F1):
@@ -165,8 +187,8 @@ class Viewer:
         elif key == pygame.K_TAB:
             names = sorted(self.scene.figures)
             if names:
-                self.selected = names[(names.index(self.selected) + 1) % len(names)] \
-                    if self.selected in names else names[0]
+                self.select(names[(names.index(self.selected) + 1) % len(names)]
+                            if self.selected in names else names[0])
         elif key == pygame.K_f and self.selected:
             self.camera.following = None if self.camera.following == self.selected else self.selected
         elif key in (pygame.K_F12, pygame.K_p):
@@ -176,7 +198,9 @@ class Viewer:
         return pos[0], pos[1] - hud.TOP_H
 
     def select_at(self, pos: tuple[int, int]) -> None:
-        self.selected = self.renderer.figure_at(self.scene, self.camera, self.at, self._map_point(pos))
+        """A click on the map selects who is drawn there (or nobody); a click on the panel does nothing."""
+        if pos[0] < self.map_area_size()[0]:
+            self.select(self.renderer.figure_at(self.scene, self.camera, self.at, self._map_point(pos)))
 
     def screenshot(self, path: Path | None = None) -> Path:
         if path is None:

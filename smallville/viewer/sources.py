@@ -7,15 +7,21 @@ message says which file and what is wrong; a log torn by a crash is shown up to 
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 from smallville.config import resolve_path, settings_from_manifest
 from smallville.core.clock import Clock
 from smallville.core.events import Spawned
-from smallville.errors import SaveError
+from smallville.errors import SaveError, SmallvilleError
 from smallville.persist.save import Save
+from smallville.viewer.history import History
 from smallville.viewer.scene import Scene, Timeline
+from smallville.world.datafile import read_data_file
+from smallville.world.residents import Resident, ResidentsFile
+
+log = logging.getLogger(__name__)
 
 #: Scenes kept per game hour of a save (a jump folds at most this much of the log).
 KEEP_EVERY_MINUTES = 30
@@ -29,6 +35,8 @@ class ReplaySource:
     names: list[str]
     timeline: Timeline
     torn_bytes: int
+    history: History
+    personas: dict[str, Resident]
 
     @classmethod
     def open(cls, root: Path) -> ReplaySource:
@@ -48,7 +56,8 @@ class ReplaySource:
             timeline = Timeline(scan.events, clock.ticks(KEEP_EVERY_MINUTES))
         except ValueError as exc:
             raise SaveError(save.events_path, str(exc)) from None
-        return cls(save, clock, map_path, names, timeline, scan.torn_tail_bytes)
+        return cls(save, clock, map_path, names, timeline, scan.torn_tail_bytes, History(scan.events),
+                   _personas(save, settings.town.residents))
 
     @property
     def first(self) -> int:
@@ -69,3 +78,14 @@ class ReplaySource:
             scene.apply(event)
         scene.tick = max(scene.tick, tick)
         return scene
+
+
+def _personas(save: Save, configured: str) -> dict[str, Resident]:
+    """The residents file the run used, for the inspector; without it the panel shows names only."""
+    path = resolve_path(save.manifest.get("residents", {}).get("path") or configured)
+    try:
+        found = read_data_file(path, ResidentsFile, "residents", "residents", "resident", "name").residents
+    except SmallvilleError as exc:
+        log.warning("personas not shown: %s", exc)
+        return {}
+    return {r.name: r for r in found}

@@ -1,0 +1,104 @@
+"""`smallville bench viewer`: how fast the window draws and how fast a replay jumps.
+
+- `frame_ms_p50` / `frame_ms_p99` (target p99 <= 16 ms, i.e. 60 frames/s): one turn of the replay window's
+  loop (input, update, draw; not the display flip, which the dummy driver does not do) at 1280x720 with the
+  Ville's 25 residents, playing at 10 game minutes per second. Three camera cases, 1,200 frames in all:
+  the whole town (zoom 0.75), a close view that stays still, and a close view following the morning's
+  longest walk (the map layer is redrawn every frame). Measured with SDL's dummy video driver.
+- `open_s`: opening a 2-game-day save (reading and indexing its log); `seek_ms_p99` / `seek_ms_max`
+  (target <= 300 ms): jumping to 100 random moments of it, each time a new scene folded from the nearest
+  kept one.
+
+The save is the Ville's 25 on their routines for two game days (`--save DIR` measures a save of your own,
+e.g. a generative run). Prints nothing; the CLI prints the figures.
+"""
+
+from __future__ import annotations
+
+import random
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def _routine_days(root: Path, hours: float) -> Path:
+    from smallville.config import load_settings
+    from smallville.runner import drive, new_run
+
+    settings = load_settings(None, {"agents": {"mind": "routine"}})
+    save, sim = new_run(root / "routine", settings, hours)
+    drive(save, sim, save.manifest["target_tick"], progress=False)
+    return save.root
+
+
+def _frames(viewer: Any, n: int) -> list[float]:
+    times = []
+    for _ in range(n):
+        started = time.perf_counter()
+        viewer.frame([], 1 / 60)
+        times.append((time.perf_counter() - started) * 1000)
+    return times
+
+
+def bench_viewer(quick: bool = False, save: Path | None = None) -> dict[str, Any]:
+    from smallville.viewer.app import headless
+
+    headless()
+    import pygame
+
+    from smallville.core.events import Walk
+    from smallville.viewer.app import SPEEDS, Viewer
+    from smallville.viewer.sources import ReplaySource
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = save or _routine_days(Path(tmp), 12 if quick else 48)
+        started = time.perf_counter()
+        source = ReplaySource.open(root)
+        open_s = time.perf_counter() - started
+        rng = random.Random(7)
+        seeks = []
+        for _ in range(20 if quick else 100):
+            tick = rng.randint(source.first, source.last)
+            started = time.perf_counter()
+            source.scene_at(tick)
+            seeks.append((time.perf_counter() - started) * 1000)
+
+        pygame.init()
+        morning = source.first + source.clock.ticks(8 * 60)
+        viewer = Viewer(source, (1280, 720), start=morning)
+        viewer.speed_index = SPEEDS.index(10)
+        viewer.playing = True
+        n = 100 if quick else 400
+        _frames(viewer, 30)  # caches warm (sprites, labels)
+        viewer.camera.zoom_index = 1
+        overview = _frames(viewer, n)
+        viewer.camera.zoom_index = 4
+        busy = max(viewer.scene.figures.values(), key=lambda f: f.tile(int(viewer.at))[1])
+        x, y = busy.tile(int(viewer.at))
+        viewer.camera.look_at(x * 16, y * 16)
+        still = _frames(viewer, n)
+        # Follow the longest walk of the morning, from its start: the camera moves every frame.
+        walk = max((e for e in source.timeline.events if isinstance(e, Walk) and e.t >= morning),
+                   key=lambda e: len(e.path))
+        viewer.go_to(walk.t)
+        viewer.selected = viewer.camera.following = walk.who
+        following = _frames(viewer, n)
+        pygame.quit()
+    every = overview + still + following
+    return {
+        "frame_ms_p50": round(float(np.percentile(every, 50)), 2),
+        "frame_ms_p99": round(float(np.percentile(every, 99)), 2),
+        "frame_ms_p99_overview": round(float(np.percentile(overview, 99)), 2),
+        "frame_ms_p99_close": round(float(np.percentile(still, 99)), 2),
+        "frame_ms_p99_following": round(float(np.percentile(following, 99)), 2),
+        "frames": len(every),
+        "save_events": len(source.timeline.events),
+        "save_game_hours": round((source.last - source.first) / source.clock.ticks_per_hour, 1),
+        "open_s": round(open_s, 3),
+        "seek_ms_p50": round(float(np.percentile(seeks, 50)), 2),
+        "seek_ms_p99": round(float(np.percentile(seeks, 99)), 2),
+        "seek_ms_max": round(max(seeks), 2),
+    }
