@@ -172,3 +172,12 @@ def test_the_inspector_shows_a_mind_as_it_was_then() -> None:
     assert late.talks[0].last_line == "Bob: Kites on Sunday!"
     assert history.mind_at("Bob", 600).talks[0].other == "Ada"
     assert [m.id for m in history.memories_at("Ada", 409)] == [0]
+
+
+def test_a_map_whose_tiles_cannot_be_drawn_is_a_clear_error(tmp_path: Path, small_settings) -> None:
+    from smallville.errors import MapError
+
+    save, sim = new_run(tmp_path / "run", small_settings, 1)  # the small town has no tileset image
+    drive(save, sim, save.manifest["target_tick"], progress=False)
+    with pytest.raises(MapError, match="cannot draw the map"):
+        Viewer(ReplaySource.open(save.root))

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import os
 import time
+from concurrent.futures import Future
 from pathlib import Path
 
 import pygame
 
 from smallville.viewer import hud
+from smallville.viewer.askers import Askers
 from smallville.viewer.camera import Camera
+from smallville.viewer.chat import HEIGHT as CHAT_H
+from smallville.viewer.chat import ChatBox
 from smallville.viewer.inspector import WIDTH as PANEL_W
 from smallville.viewer.inspector import Inspector
 from smallville.viewer.render import TownRenderer, load_map_surface
@@ -25,6 +29,16 @@ from smallville.viewer.sources import ReplaySource
 SPEEDS = (0.25, 1, 2, 5, 10, 30, 60, 120, 240)
 PAN_PX_PER_S = 600
 SIZE = (1280, 720)
+
+
+class _NoKeys:
+    """No key held (while typing in the chat, WASD are letters, not camera moves)."""
+
+    def __getitem__(self, key: int) -> bool:
+        return False
+
+
+_NO_KEYS = _NoKeys()
 
 
 class Viewer:
@@ -42,6 +56,8 @@ class Viewer:
         self.camera = Camera(map_surface.get_width(), map_surface.get_height(), *self.map_area_size())
         self.scrubber = hud.Scrubber(source.first, source.last)
         self.inspector = Inspector(source.history, source.clock, source.personas)
+        self.askers: Askers | None = None
+        self.chat = ChatBox(self._interview)
         self.at = float(source.first if start is None else max(source.first, min(start, source.last)))
         self.scene = source.scene_at(int(self.at))
         self.playing = False
@@ -75,10 +91,25 @@ class Viewer:
 
     def run(self) -> None:
         clock = pygame.time.Clock()
-        while self.running:
-            dt = clock.tick(60) / 1000
-            self.frame(pygame.event.get(), dt)
-            pygame.display.flip()
+        try:
+            while self.running:
+                dt = clock.tick(60) / 1000
+                self.frame(pygame.event.get(), dt)
+                pygame.display.flip()
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Stop what the window started (the models of the interviews: the embedded server with them)."""
+        if self.askers is not None:
+            self.askers.close()
+            self.askers = None
+
+    def _interview(self, name: str, tick: int, question: str) -> Future:
+        if self.askers is None:
+            src = self.source
+            self.askers = Askers(src.settings, src.history, src.personas, src.save.root, src.clock.tick_seconds)
+        return self.askers.interview(name, tick, question)
 
     def frame(self, events: list[pygame.event.Event], dt: float) -> pygame.Surface:
         for event in events:
@@ -88,7 +119,8 @@ class Viewer:
         return self.screen
 
     def update(self, dt: float) -> None:
-        keys = pygame.key.get_pressed()
+        self.chat.settle()
+        keys = pygame.key.get_pressed() if not self.chat.active else _NO_KEYS
         # Right is also "step" when paused, so the arrow keys pan up/down and WASD pans every way.
         dx = (keys[pygame.K_d] - keys[pygame.K_a]) * PAN_PX_PER_S * dt
         dy = (keys[pygame.K_s] - keys[pygame.K_w] + keys[pygame.K_DOWN] - keys[pygame.K_UP]) * PAN_PX_PER_S * dt
@@ -113,8 +145,12 @@ class Viewer:
         area = self.screen.subsurface(pygame.Rect((0, hud.TOP_H), size))
         self.renderer.draw(area, self.scene, self.camera, self.at, self.selected)
         if self.selected:
-            panel = pygame.Rect(size[0], hud.TOP_H, self.screen.get_width() - size[0], size[1])
+            chat_h = min(CHAT_H, size[1] // 2)
+            panel = pygame.Rect(size[0], hud.TOP_H, self.screen.get_width() - size[0], size[1] - chat_h)
             self.inspector.draw(self.screen, panel, self.selected, self.scene)
+            as_of = self.source.clock.time(int(self.at)).strftime("%a %H:%M")
+            self.chat.draw(self.screen, pygame.Rect(panel.left, panel.bottom, panel.width, chat_h), self.selected,
+                           as_of)
         clock = self.source.clock.time(int(self.at)).strftime("%a %d %b %Y %H:%M")
         hud.draw_top(self.screen, hud.Status(clock, "replay", self.playing, _pace(self.speed)))
         source = self.source
@@ -127,6 +163,8 @@ class Viewer:
     # -- input --------------------------------------------------------------------------------------------
 
     def handle(self, event: pygame.event.Event) -> None:
+        if self.chat.active and self.selected and self.chat.handle(event, self.selected, int(self.at)):
+            return
         if event.type == pygame.QUIT:
             self.running = False
         elif event.type == pygame.VIDEORESIZE:
@@ -166,8 +204,12 @@ class Viewer:
                 self.show_help = False
             elif self.selected:
                 self.select(None)
+                self.chat.close()
             else:
                 self.running = False
+        elif key in (pygame.K_RETURN, pygame.K_KP_ENTER) and self.selected:
+            self.playing = False  # the moment stays put while the resident is asked about it
+            self.chat.open()
         elif key in (pygame.K_h, pygame.K_F1):
             self.show_help = not self.show_help
         elif key == pygame.K_SPACE:

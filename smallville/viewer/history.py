@@ -3,8 +3,8 @@
 Owns what the inspector shows beside the persona: today's plan (the broad chunks, the hourly blocks and the
 block's current actions), the latest memories with their importance, reflections with the memories they
 cite, and the relationships formed in conversation (with whom, how often, the last thing said). Built from
-`plan`, `memory`, `converse` and `say` events with tick <= the moment, so a replay shows a resident exactly
-as it was then: nothing it learnt later leaks in. `memories_at` serves the interview as of a moment.
+`plan`, `memory`, `retrieve`, `converse` and `say` events with tick <= the moment, so a replay shows a resident exactly
+as it was then: nothing it learnt later leaks in. `memories_at` and `accesses_at` serve the interview as of a moment.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from smallville.core.events import Converse, Event, Plan, Remember, Say
+from smallville.core.events import Converse, Event, Plan, Remember, Retrieve, Say
 
 
 @dataclass
@@ -53,6 +53,8 @@ class History:
         self._memory_ticks: dict[str, list[int]] = {}
         self._plan_ticks: dict[str, list[int]] = {}
         self._talk_ticks: dict[str, list[int]] = {}
+        self._retrievals: dict[str, list[Retrieve]] = defaultdict(list)
+        self._retrieval_ticks: dict[str, list[int]] = {}
         for event in events:
             self.add(event)
 
@@ -67,6 +69,8 @@ class History:
             return [(event.who, self._memories, self._memory_ticks)]
         if isinstance(event, Plan):
             return [(event.who, self._plans, self._plan_ticks)]
+        if isinstance(event, Retrieve):
+            return [(event.who, self._retrievals, self._retrieval_ticks)]
         if (isinstance(event, Converse) and event.lines) or isinstance(event, Say):
             return [(event.who, self._talk_events, self._talk_ticks), (event.to, self._talk_events, self._talk_ticks)]
         return []
@@ -75,6 +79,11 @@ class History:
         """The resident's memories made at or before `tick`, oldest first."""
         end = bisect.bisect_right(self._memory_ticks.get(name, []), tick)
         return self._memories.get(name, [])[:end]
+
+    def accesses_at(self, name: str, tick: int) -> list[tuple[int, tuple[int, ...]]]:
+        """(tick, memory ids) of the resident's retrievals at or before `tick` (what marked them accessed)."""
+        end = bisect.bisect_right(self._retrieval_ticks.get(name, []), tick)
+        return [(r.t, tuple(r.ids)) for r in self._retrievals.get(name, [])[:end]]
 
     def mind_at(self, name: str, tick: int, recent: int = 12, reflections: int = 5) -> MindAt:
         mind = MindAt(name, tick)

@@ -28,6 +28,7 @@ KEYS = (
     ("Click", "select a resident"),
     ("F", "follow the selected resident"),
     ("Tab", "next resident"),
+    ("Enter", "chat with the selected resident (Tab: mode, Esc: close)"),
     ("Home / End", "replay: jump to the start / end"),
     ("Click the bar", "replay: jump to that moment"),
     ("F12 or P", "screenshot (into the save's screenshots/)"),

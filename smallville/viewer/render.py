@@ -13,12 +13,14 @@ of 16 px frames, listed in `assets/characters/index.json`; a resident without on
 from __future__ import annotations
 
 import json
+import unicodedata
 from functools import lru_cache
 from pathlib import Path
 
 import pygame
 
 from smallville.config import PROJECT_ROOT
+from smallville.errors import MapError
 from smallville.viewer.camera import Camera
 from smallville.viewer.scene import Figure, Scene
 
@@ -36,7 +38,10 @@ def load_map_surface(tmx_path: Path) -> pygame.Surface:
     import pytmx
     from pytmx.util_pygame import load_pygame
 
-    tmx = load_pygame(str(tmx_path))
+    try:
+        tmx = load_pygame(str(tmx_path))
+    except (OSError, pygame.error) as exc:  # a tileset image that is missing or unreadable
+        raise MapError(tmx_path, f"cannot draw the map: {exc}") from None
     tw, th = tmx.tilewidth, tmx.tileheight
     surface = pygame.Surface((tmx.width * tw, tmx.height * th)).convert()
     surface.fill((0, 0, 0))
@@ -54,7 +59,9 @@ def font(size: int) -> pygame.font.Font:
 
 @lru_cache(maxsize=2048)
 def text(value: str, size: int = 16, colour: tuple[int, int, int] = LABEL, outline: bool = True) -> pygame.Surface:
-    """A text label (with a dark outline so it reads on any tile), cached."""
+    """A text label (with a dark outline so it reads on any tile), cached. Control characters (which
+    pygame refuses, the NUL above all) are drawn as spaces."""
+    value = "".join(" " if unicodedata.category(c) == "Cc" else c for c in value)
     face = font(size)
     body = face.render(value, True, colour)
     if not outline:

@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from smallville.config import resolve_path, settings_from_manifest
+from smallville.config import Settings, resolve_path, settings_from_manifest
 from smallville.core.clock import Clock
 from smallville.core.events import Spawned
 from smallville.errors import SaveError, SmallvilleError
@@ -37,6 +37,7 @@ class ReplaySource:
     torn_bytes: int
     history: History
     personas: dict[str, Resident]
+    settings: Settings
 
     @classmethod
     def open(cls, root: Path) -> ReplaySource:
@@ -57,7 +58,7 @@ class ReplaySource:
         except ValueError as exc:
             raise SaveError(save.events_path, str(exc)) from None
         return cls(save, clock, map_path, names, timeline, scan.torn_tail_bytes, History(scan.events),
-                   _personas(save, settings.town.residents))
+                   _personas(save, settings.town.residents), settings)
 
     @property
     def first(self) -> int:
