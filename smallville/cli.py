@@ -58,16 +58,56 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     if not args.headless:
-        # The window (issue: the game) is not part of this build yet; say so rather than fail.
-        logging.getLogger("smallville").warning("the live window is not available yet; running headless")
+        _open_display()  # before the save is made: no window, no half-made run
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     save_dir = Path(args.save) if args.save else Path("saves") / f"{stamp}-seed{settings.sim.seed}"
     save, sim = new_run(save_dir, settings, args.hours)
     print(f"smallville {__version__}: {len(sim.agents)} residents of {sim.town.world}, "
           f"seed {settings.sim.seed}, {args.hours:g} game hours -> {save_dir}")
-    result = drive(save, sim, save.manifest["target_tick"], progress=not args.no_progress, speed=args.speed)
+    if args.headless:
+        result = drive(save, sim, save.manifest["target_tick"], progress=not args.no_progress, speed=args.speed)
+    else:
+        result = _watch(save, sim, save.manifest["target_tick"], args.speed)
     _report(args, save_dir, result)
     return 0
+
+
+def _open_display() -> None:
+    import os
+
+    from smallville.errors import SmallvilleError as Refused
+
+    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+    try:
+        import pygame
+    except ImportError:
+        raise Refused("the window needs pygame: pip install -e '.[viewer]' (or run with --headless)") from None
+    try:
+        pygame.display.init()
+        pygame.display.set_mode((320, 200))
+    except pygame.error as exc:
+        raise Refused(f"no display for the window ({exc}): run with --headless, or under Xvfb") from None
+
+
+def _watch(save: Any, sim: Any, target: int, speed: float | None) -> dict[str, Any]:
+    """The run on a thread beside the window; closing the window stops it (thoughts finish, a checkpoint)."""
+    import pygame
+
+    from smallville.live import Control
+    from smallville.viewer.app import Viewer
+    from smallville.viewer.sources import LiveSource
+
+    control = Control(speed if speed is not None else 5.0)
+    viewer = Viewer(LiveSource(save, sim, target, control))
+    try:
+        viewer.run()
+    finally:
+        pygame.quit()
+    if control.error is not None:
+        raise control.error
+    result = viewer.source.result  # type: ignore[union-attr]
+    assert result is not None
+    return result
 
 
 def cmd_replay(args: argparse.Namespace) -> int:

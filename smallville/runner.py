@@ -31,6 +31,7 @@ from smallville.core.routine import RoutineMind
 from smallville.core.sim import Mind, Simulation
 from smallville.errors import SaveError
 from smallville.inference.settings import display_url
+from smallville.live import Control
 from smallville.persist.eventlog import LogWriter, truncate
 from smallville.persist.save import Save
 from smallville.world.residents import Resident, load_residents
@@ -215,20 +216,54 @@ def _checkpoint(save: Save, sim: Simulation, tick: int, log_bytes: int) -> None:
     save.write_checkpoint(tick, log_bytes, sim.state())
 
 
+class _Pace:
+    """Keeps a run at most `speed` game minutes per real second (None: as fast as it goes); a new speed
+    counts from the moment it is set."""
+
+    def __init__(self, sim: Simulation, speed: float | None):
+        self.sim, self.speed = sim, speed
+        self._from_tick, self._from_s = sim.tick, time.perf_counter()
+
+    def set(self, speed: float | None) -> None:
+        if speed != self.speed:
+            self.speed, self._from_tick, self._from_s = speed, self.sim.tick, time.perf_counter()
+
+    async def keep(self, tick: int) -> None:
+        if not self.speed:
+            return
+        ahead = (tick - self._from_tick) * self.sim.clock.tick_seconds / 60 / self.speed \
+            - (time.perf_counter() - self._from_s)
+        if ahead > 0:
+            await asyncio.sleep(ahead)
+
+
+async def _settle_and_checkpoint(save: Save, sim: Simulation, settle: Any, writer: LogWriter, *,
+                                 stopping: bool = True) -> None:
+    if settle is not None:
+        if stopping:
+            log.warning("stopping: finishing the thoughts under way, then a checkpoint "
+                        "(Ctrl-C again to stop now and resume from the previous one)")
+        await settle()
+    _checkpoint(save, sim, sim.tick, writer.sync())
+
+
 def drive(save: Save, sim: Simulation, until_tick: int, *, progress: bool = True, speed: float | None = None,
-          replay: Path | None = None, lm: Any = None, embedder: Any = None) -> dict[str, Any]:
+          replay: Path | None = None, lm: Any = None, embedder: Any = None,
+          control: Control | None = None) -> dict[str, Any]:
     """Step until `until_tick` (or a stop request); checkpoint on the way and at the end.
 
     `speed` caps the pace in game minutes per real second (None: as fast as possible). A generative run
     thinks with the configured models (see `smallville.inference.session`): `replay` answers from a
-    recording, `lm`/`embedder` replace the configured ones (tests, benchmarks).
+    recording, `lm`/`embedder` replace the configured ones (tests, benchmarks). `control` lets a window
+    beside the run pause, step, pace and stop it and see its events (`smallville.live`); its pace wins
+    over `speed`.
     """
     return asyncio.run(_drive(save, sim, until_tick, progress=progress, speed=speed, replay=replay, lm=lm,
-                              embedder=embedder))
+                              embedder=embedder, control=control))
 
 
 async def _drive(save: Save, sim: Simulation, until_tick: int, *, progress: bool, speed: float | None,
-                 replay: Path | None, lm: Any, embedder: Any) -> dict[str, Any]:
+                 replay: Path | None, lm: Any, embedder: Any, control: Control | None = None) -> dict[str, Any]:
     from smallville.inference.session import open_models
 
     settings = settings_from_manifest(save.manifest.get("settings"), save.root / "manifest.json")
@@ -248,28 +283,34 @@ async def _drive(save: Save, sim: Simulation, until_tick: int, *, progress: bool
             if opened is not None:
                 log.info("thinking with %s", opened.description)
                 sim.mind.attach(opened.lm, opened.embedder)  # type: ignore[attr-defined]
+            if control is not None:
+                control.attach(sim.mind, opened)
+            pacer = _Pace(sim, speed)
             with _StopFlag() as stop:
                 while sim.tick < until_tick:
+                    if control is not None:
+                        await control.turn()
+                        stop.requested = stop.requested or control.stop_requested
+                        if stop.requested:
+                            stopped = True
+                            await _settle_and_checkpoint(save, sim, settle, writer)
+                            break
+                        pacer.set(control.speed)
                     if before is not None:
                         await before(sim)
                     batch = sim.step()
                     events += len(batch)
                     writer.append(batch)
                     tick = sim.tick
+                    if control is not None:
+                        control.publish(batch, tick)
+                        stop.requested = stop.requested or control.stop_requested
                     if tick % every == 0 or tick == until_tick or stop.requested:
-                        if settle is not None:
-                            if stop.requested:
-                                log.warning("stopping: finishing the thoughts under way, then a checkpoint "
-                                            "(Ctrl-C again to stop now and resume from the previous one)")
-                            await settle()
-                        _checkpoint(save, sim, tick, writer.sync())
+                        await _settle_and_checkpoint(save, sim, settle, writer, stopping=stop.requested)
                     elif tick % per_minute == 0:
                         writer.flush()
-                    if speed and tick % per_minute == 0:
-                        ahead = (tick - start_tick) * sim.clock.tick_seconds / 60 / speed \
-                            - (time.perf_counter() - started)
-                        if ahead > 0:
-                            await asyncio.sleep(ahead)
+                    if tick % per_minute == 0:
+                        await pacer.keep(tick)
                     if tick % 60 == 0 or tick == until_tick:
                         elapsed = max(time.perf_counter() - started, 1e-9)
                         game_minutes = (tick - start_tick) * sim.clock.tick_seconds / 60

@@ -1,8 +1,11 @@
-"""The window: input, update, draw, for a replay of a saved run (live runs and the chat build on it).
+"""The window: input, update, draw, for a live run beside it or a replay of a saved one.
 
-Owns what the user does with keys and mouse (keys in `hud.KEYS`) and the moment shown: a fractional tick
-`at` that advances with real time at the chosen pace while playing, so walkers move smoothly and the
-same save always shows the same picture at the same moment. One `frame(events, dt)` is one turn of the
+Owns what the user does with keys and mouse (keys in `hud.KEYS`) and the moment shown. In a replay that is
+a fractional tick `at` that advances with real time at the chosen pace while playing, so walkers move
+smoothly and the same save always shows the same picture at the same moment; in a live run it is the tick
+the run has reached, and pause, step and pace act on the run itself (`smallville.live.Control`). Closing
+the window stops a live run the way Ctrl-C does: thoughts finish, a checkpoint is written, the embedded
+server stops. One `frame(events, dt)` is one turn of the
 loop; `run()` feeds it from pygame, tests feed it synthetic events (with SDL's dummy video driver).
 """
 
@@ -15,6 +18,8 @@ from pathlib import Path
 
 import pygame
 
+from smallville.agents.interview import clean_question
+from smallville.core.clock import Clock
 from smallville.viewer import hud
 from smallville.viewer.askers import Askers
 from smallville.viewer.camera import Camera
@@ -23,7 +28,7 @@ from smallville.viewer.chat import ChatBox
 from smallville.viewer.inspector import WIDTH as PANEL_W
 from smallville.viewer.inspector import Inspector
 from smallville.viewer.render import TownRenderer, load_map_surface
-from smallville.viewer.sources import ReplaySource
+from smallville.viewer.sources import LiveSource, ReplaySource
 
 #: Paces in game minutes per real second (1 is real time x60).
 SPEEDS = (0.25, 1, 2, 5, 10, 30, 60, 120, 240)
@@ -42,12 +47,13 @@ _NO_KEYS = _NoKeys()
 
 
 class Viewer:
-    def __init__(self, source: ReplaySource, size: tuple[int, int] = SIZE, *, start: int | None = None,
-                 speed_index: int = 3):
+    def __init__(self, source: ReplaySource | LiveSource, size: tuple[int, int] = SIZE, *,
+                 start: int | None = None, speed_index: int = 3):
         if not pygame.get_init():
             pygame.init()
+        self.live = isinstance(source, LiveSource)
         self.screen = pygame.display.set_mode(size, pygame.RESIZABLE)
-        pygame.display.set_caption("smallville: replay " + str(source.save.root))
+        pygame.display.set_caption(f"smallville: {'live' if self.live else 'replay'} {source.save.root}")
         self.source = source
         self.tick_seconds = source.clock.tick_seconds
         self.selected: str | None = None
@@ -57,11 +63,20 @@ class Viewer:
         self.scrubber = hud.Scrubber(source.first, source.last)
         self.inspector = Inspector(source.history, source.clock, source.personas)
         self.askers: Askers | None = None
-        self.chat = ChatBox(self._interview)
-        self.at = float(source.first if start is None else max(source.first, min(start, source.last)))
-        self.scene = source.scene_at(int(self.at))
-        self.playing = False
+        self.chat = ChatBox(self._interview, self._plant if self.live else None)
+        if isinstance(source, LiveSource):
+            self.scrubber = hud.Scrubber(source.first, source.target)
+            self.scene, self.at = source.scene, float(source.last)
+        else:
+            self.at = float(source.first if start is None else max(source.first, min(start, source.last)))
+            self.scene = source.scene_at(int(self.at))
+        self.playing = self.live
         self.speed_index = speed_index
+        if isinstance(source, LiveSource):  # the run's own pace, to the nearest step of the ladder
+            pace = source.control.speed
+            self.speed_index = len(SPEEDS) if pace is None else \
+                min(range(len(SPEEDS)), key=lambda i: abs(SPEEDS[i] - pace))
+        self.figures = hud.LiveFigures()
         self.show_help = False
         self.running = True
         self.message, self.message_until = "", 0.0
@@ -86,8 +101,9 @@ class Viewer:
         self.camera.resize(*self.map_area_size())
 
     @property
-    def speed(self) -> float:
-        return SPEEDS[self.speed_index]
+    def speed(self) -> float | None:
+        """Game minutes per real second; None (live only): as fast as the run goes."""
+        return SPEEDS[self.speed_index] if self.speed_index < len(SPEEDS) else None
 
     def run(self) -> None:
         clock = pygame.time.Clock()
@@ -99,17 +115,37 @@ class Viewer:
         finally:
             self.close()
 
-    def close(self) -> None:
-        """Stop what the window started (the models of the interviews: the embedded server with them)."""
+    def close(self, timeout_s: float = 600.0) -> None:
+        """Stop what the window started: a live run (thoughts finish, a checkpoint, the embedded server
+        stops; the window keeps drawing meanwhile) and the interviews' own models."""
         if self.askers is not None:
             self.askers.close()
             self.askers = None
+        if isinstance(self.source, LiveSource) and self.source.thread.is_alive():
+            control = self.source.control
+            control.stop()
+            control.paused = False
+            deadline = time.monotonic() + timeout_s
+            while not control.finished.wait(0.05) and time.monotonic() < deadline:
+                pygame.event.pump()
+                self.notify("saving: the residents finish their thoughts, then a checkpoint...", 1.0)
+                self.update(0.05)
+                self.draw()
+                pygame.display.flip()
 
     def _interview(self, name: str, tick: int, question: str) -> Future:
         if self.askers is None:
             src = self.source
-            self.askers = Askers(src.settings, src.history, src.personas, src.save.root, src.clock.tick_seconds)
+            run: dict[str, object] = {}
+            if isinstance(src, LiveSource) and src.control.models is not None:
+                run = {"loop": src.control.loop, "models": src.control.models}  # the run's own model
+            self.askers = Askers(src.settings, src.history, src.personas, src.save.root, src.clock.tick_seconds,
+                                 **run)  # type: ignore[arg-type]
         return self.askers.interview(name, tick, question)
+
+    def _plant(self, name: str, thought: str) -> None:
+        assert isinstance(self.source, LiveSource)
+        self.source.control.plant(name, clean_question(thought))  # cleaned like a question: it is data
 
     def frame(self, events: list[pygame.event.Event], dt: float) -> pygame.Surface:
         for event in events:
@@ -126,7 +162,15 @@ class Viewer:
         dy = (keys[pygame.K_s] - keys[pygame.K_w] + keys[pygame.K_DOWN] - keys[pygame.K_UP]) * PAN_PX_PER_S * dt
         if dx or dy:
             self.camera.pan(dx, dy)
-        if self.playing:
+        if isinstance(self.source, LiveSource):
+            self.scene = self.source.poll()
+            self.at = float(self.source.last)
+            self.playing = not self.source.control.paused
+            self.figures.sample(self.source.control, self.at, self.tick_seconds)
+            if self.source.control.finished.is_set() and not self.message:
+                error = self.source.control.error
+                self.notify(f"the run stopped: {error}" if error else "the run is complete and saved", 1e9)
+        elif self.playing:
             ticks_per_s = self.speed * 60 / self.tick_seconds
             self.go_to(self.at + ticks_per_s * dt)
             if self.at >= self.source.last:
@@ -136,6 +180,8 @@ class Viewer:
             self.camera.look_at((px + 0.5) * self.renderer.tile, (py + 0.5) * self.renderer.tile)
 
     def go_to(self, at: float) -> None:
+        if isinstance(self.source, LiveSource):
+            return  # a live run is always shown where it stands
         self.at = max(float(self.source.first), min(at, float(self.source.last)))
         self.scene = self.source.forward(self.scene, int(self.at))
 
@@ -152,9 +198,11 @@ class Viewer:
             self.chat.draw(self.screen, pygame.Rect(panel.left, panel.bottom, panel.width, chat_h), self.selected,
                            as_of)
         clock = self.source.clock.time(int(self.at)).strftime("%a %d %b %Y %H:%M")
-        hud.draw_top(self.screen, hud.Status(clock, "replay", self.playing, _pace(self.speed)))
-        source = self.source
-        self.scrubber.draw(self.screen, self.at, _hm(source, source.first), _hm(source, source.last))
+        mode = "live" if self.live else "replay"
+        hud.draw_top(self.screen, hud.Status(clock, mode, self.playing, _pace(self.speed),
+                                             self.figures.line() if self.live else ""))
+        clock_of = self.source.clock
+        self.scrubber.draw(self.screen, self.at, _hm(clock_of, self.scrubber.first), _hm(clock_of, self.scrubber.last))
         if self.show_help:
             hud.draw_help(self.screen)
         if self.message and time.monotonic() < self.message_until:
@@ -208,18 +256,27 @@ class Viewer:
             else:
                 self.running = False
         elif key in (pygame.K_RETURN, pygame.K_KP_ENTER) and self.selected:
-            self.playing = False  # the moment stays put while the resident is asked about it
+            if not self.live:
+                self.playing = False  # the moment stays put while the resident is asked about it
             self.chat.open()
         elif key in (pygame.K_h, pygame.K_F1):
             self.show_help = not self.show_help
         elif key == pygame.K_SPACE:
-            self.playing = not self.playing and self.at < self.source.last
+            if isinstance(self.source, LiveSource):
+                self.source.control.paused = not self.source.control.paused
+            else:
+                self.playing = not self.playing and self.at < self.source.last
         elif key in (pygame.K_PERIOD, pygame.K_RIGHT) and not self.playing:
-            self.go_to(self.at + 60 / self.tick_seconds)
-        elif key in (pygame.K_PLUS, pygame.K_EQUALS, pygame.K_KP_PLUS):
-            self.speed_index = min(len(SPEEDS) - 1, self.speed_index + 1)
-        elif key in (pygame.K_MINUS, pygame.K_KP_MINUS):
-            self.speed_index = max(0, self.speed_index - 1)
+            if isinstance(self.source, LiveSource):
+                self.source.control.step(round(60 / self.tick_seconds))
+            else:
+                self.go_to(self.at + 60 / self.tick_seconds)
+        elif key in (pygame.K_PLUS, pygame.K_EQUALS, pygame.K_KP_PLUS, pygame.K_MINUS, pygame.K_KP_MINUS):
+            faster = key not in (pygame.K_MINUS, pygame.K_KP_MINUS)
+            top = len(SPEEDS) if self.live else len(SPEEDS) - 1  # live: one more step, as fast as it goes
+            self.speed_index = max(0, min(top, self.speed_index + (1 if faster else -1)))
+            if isinstance(self.source, LiveSource):
+                self.source.control.speed = self.speed
         elif key in (pygame.K_RIGHTBRACKET, pygame.K_LEFTBRACKET):
             self.camera.zoom_by(1 if key == pygame.K_RIGHTBRACKET else -1)
         elif key == pygame.K_HOME:
@@ -258,12 +315,12 @@ class Viewer:
         self.message, self.message_until = message, time.monotonic() + seconds
 
 
-def _pace(speed: float) -> str:
-    return f"{speed:g} game min/s"
+def _pace(speed: float | None) -> str:
+    return "as fast as it goes" if speed is None else f"{speed:g} game min/s"
 
 
-def _hm(source: ReplaySource, tick: int) -> str:
-    return source.clock.time(tick).strftime("%a %H:%M")
+def _hm(clock: Clock, tick: int) -> str:
+    return clock.time(tick).strftime("%a %H:%M")
 
 
 def headless() -> None:

@@ -1,9 +1,11 @@
-"""Model calls beside the window: interviews asked from the replay run on a thread of their own, so the
-window keeps drawing while a resident thinks.
+"""Model calls beside the window: interviews run on an event loop other than the window's (a thread of
+their own for a replay, the run's own loop for a live run), so the window keeps drawing while a resident
+thinks.
 
 Owns that thread (one asyncio loop), the models it opens on the first question (the run's configured
 endpoints, or the embedded server started then and stopped with the window) and the interview of a
-resident as of a moment of a saved run: its memories up to then, rebuilt from the log and embedded once
+resident as of a moment (a live run's now, or any moment of a saved one): its memories up to then,
+rebuilt from the log and embedded once
 (the embedder caches every text), last accessed as the log says. Each answer is appended to the save's
 `interviews.jsonl` (the event log is never touched: a replay does not change the run).
 """
@@ -33,15 +35,19 @@ INTERVIEWS_FILE = "interviews.jsonl"
 
 class Askers:
     def __init__(self, settings: Settings, history: History, personas: dict[str, Resident], save_root: Path,
-                 tick_seconds: int, *, lm: Any = None, embedder: Any = None):
-        """`lm` / `embedder` replace the configured models (tests)."""
+                 tick_seconds: int, *, lm: Any = None, embedder: Any = None,
+                 loop: asyncio.AbstractEventLoop | None = None, models: Any = None):
+        """`lm` / `embedder` replace the configured models (tests); `loop` and `models` are a live run's own
+        (its event loop and open models: the chat then asks the run's model, with no second server)."""
         self.settings, self.history, self.personas = settings, history, personas
         self._given = {"lm": lm, "embedder": embedder}
         self.save_root, self.tick_seconds = save_root, tick_seconds
-        self._loop = asyncio.new_event_loop()
+        self._own = loop is None
+        self._loop = loop or asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="smallville-askers", daemon=True)
-        self._thread.start()
-        self._models: Any = None
+        if self._own:
+            self._thread.start()
+        self._models: Any = models
         self._stack = contextlib.AsyncExitStack()
         self._lock = asyncio.Lock()
         self.asked = 0
@@ -87,8 +93,8 @@ class Askers:
 
     def close(self, timeout_s: float = 10.0) -> None:
         """Stop the thread and the models it opened (the embedded server with them)."""
-        if not self._thread.is_alive():
-            return
+        if not self._own or not self._thread.is_alive():
+            return  # a live run's loop and models are the run's to close
         done = asyncio.run_coroutine_threadsafe(self._stack.aclose(), self._loop)
         with contextlib.suppress(Exception):
             done.result(timeout_s)

@@ -81,7 +81,11 @@ class ChatBox:
         lines = self.lines.setdefault(name, [])
         lines.append(Line("you", said))
         if self.mode == "inner voice" and self.plant is not None:
-            self.plant(name, said)
+            try:
+                self.plant(name, said)
+            except (KeyError, RuntimeError, ValueError) as exc:  # a routine run, no such resident, no text
+                self._note(name, f"not heard: {exc}")
+                return
             self._note(name, f"{name.split()[0]} will think this before the next tick")
             return
         lines.append(Line(name, "", self.interview(name, tick, said)))

@@ -1,5 +1,5 @@
-"""The heads-up display: the game clock and date, the pace, live figures, the replay's timeline scrubber and
-the help overlay listing the keys.
+"""The heads-up display: the game clock and date, the pace, live figures (`LiveFigures`), the timeline
+scrubber (a replay's whole save; a live run's way to its end) and the help overlay listing the keys.
 
 Owns the bars above and below the map and what they say. Drawing only: the app decides what happens when
 the scrubber is clicked (`Scrubber.tick_at` turns a click into a tick).
@@ -7,10 +7,12 @@ the scrubber is clicked (`Scrubber.tick_at` turns a click into a tick).
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import pygame
 
+from smallville.live import Control
 from smallville.viewer.render import INK, SELECTED, text
 
 BAR = (24, 26, 34)
@@ -123,3 +125,32 @@ def draw_message(surface: pygame.Surface, message: str) -> None:
     box = label.get_rect(midbottom=(surface.get_width() // 2, surface.get_height() - BOTTOM_H - 10)).inflate(16, 8)
     pygame.draw.rect(surface, (255, 255, 240), box, border_radius=6)
     surface.blit(label, label.get_rect(center=box.center))
+
+
+class LiveFigures:
+    """The live run's pace, model calls and tokens per second, and thoughts in flight, over the last few
+    seconds (sampled each frame)."""
+
+    def __init__(self, window_s: float = 5.0):
+        self.window_s = window_s
+        self.samples: list[tuple[float, float, int, int]] = []  # (time, tick, calls, tokens)
+        self.thinking = 0
+
+    def sample(self, control: Control, at: float, tick_seconds: int) -> None:
+        now = time.monotonic()
+        totals = control.models.accounting.snapshot()["totals"] if control.models is not None else {}
+        calls = int(totals.get("calls", 0))
+        tokens = int(totals.get("prompt_tokens", 0)) + int(totals.get("completion_tokens", 0))
+        self.samples.append((now, at, calls, tokens))
+        while self.samples and now - self.samples[0][0] > self.window_s:
+            self.samples.pop(0)
+        self.thinking = control.in_flight()
+        self.tick_seconds = tick_seconds
+
+    def line(self) -> str:
+        if len(self.samples) < 2:
+            return ""
+        (t0, a0, _, k0), (t1, a1, c1, k1) = self.samples[0], self.samples[-1]
+        span = max(t1 - t0, 1e-6)
+        pace = (a1 - a0) * self.tick_seconds / 60 / span
+        return f"{pace:.2g} game min/s  {c1} calls  {(k1 - k0) / span:,.0f} tok/s  {self.thinking} thinking"

@@ -1,20 +1,25 @@
-"""Where the window's events come from: a saved run (replay), behind the interface the app draws from.
+"""Where the window's events come from: a saved run (replay) or a run going on beside the window (live).
 
 Owns opening a save for viewing: the settings it ran with (map, clock), its residents, and its events as a
-`Timeline` for jumping to any moment. A save that is missing, partial or corrupt gives a `SaveError` whose
-message says which file and what is wrong; a log torn by a crash is shown up to its last whole line.
+`Timeline` for jumping to any moment; and starting a live run on a thread of its own (`LiveSource`), whose
+events the window drains each frame through the run's `Control`. A save that is missing, partial or
+corrupt gives a `SaveError` whose message says which file and what is wrong; a log torn by a crash is
+shown up to its last whole line.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from smallville.config import Settings, resolve_path, settings_from_manifest
 from smallville.core.clock import Clock
 from smallville.core.events import Spawned
 from smallville.errors import SaveError, SmallvilleError
+from smallville.live import Control
 from smallville.persist.save import Save
 from smallville.viewer.history import History
 from smallville.viewer.scene import Scene, Timeline
@@ -90,3 +95,50 @@ def _personas(save: Save, configured: str) -> dict[str, Resident]:
         log.warning("personas not shown: %s", exc)
         return {}
     return {r.name: r for r in found}
+
+
+class LiveSource:
+    """A run driven on its own thread while the window draws; `control` pauses, paces and stops it."""
+
+    def __init__(self, save: Save, sim: Any, until_tick: int, control: Control, **drive_kw: Any):
+        """`drive_kw` go to `runner.drive` (tests hand in their models)."""
+        from smallville.runner import drive
+
+        self.save, self.control = save, control
+        self.settings = settings_from_manifest(save.manifest.get("settings"), save.root / "manifest.json")
+        self.clock = sim.clock
+        self.map_path = resolve_path(save.manifest.get("map", {}).get("path") or self.settings.town.map)
+        self.names = [a.name for a in sim.agents]
+        self.personas = _personas(save, self.settings.town.residents)
+        scan = save.read_log()  # a resumed run shows what happened before too
+        self.history = History(scan.events)
+        self.scene = Scene(tick=sim.tick)
+        for event in scan.events:
+            self.scene.apply(event)
+        self.scene.tick = sim.tick
+        self.first, self.target = sim.tick, until_tick
+        control.tick = sim.tick
+        self.result: dict[str, Any] | None = None
+
+        def run() -> None:
+            try:
+                self.result = drive(save, sim, until_tick, progress=False, control=control, **drive_kw)
+            except BaseException as exc:  # shown in the window, and raised again when it closes
+                control.error = exc
+            finally:
+                control.finished.set()
+
+        self.thread = threading.Thread(target=run, name="smallville-run", daemon=True)
+        self.thread.start()
+
+    @property
+    def last(self) -> int:
+        return max(self.scene.tick, self.first)
+
+    def poll(self) -> Scene:
+        """The scene with the events published since the last frame."""
+        for event in self.control.drain():
+            self.scene.apply(event)
+            self.history.add(event)
+        self.scene.tick = max(self.scene.tick, self.control.tick)
+        return self.scene
