@@ -1,4 +1,4 @@
-"""The `smallville` command: run, resume, replay, inspect, map, doctor, bench.
+"""The `smallville` command: run, resume, replay, inspect, eval, map, doctor, bench.
 
 Owns argument parsing and how results and errors reach the user. Every `SmallvilleError` becomes one
 line on stderr (naming file, line, layer or key) and exit status 2, never a traceback. Scripts rely on
@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -93,6 +94,7 @@ def _watch(save: Any, sim: Any, target: int, speed: float | None) -> dict[str, A
     """The run on a thread beside the window; closing the window stops it (thoughts finish, a checkpoint)."""
     import pygame
 
+    from smallville.errors import SaveError
     from smallville.live import Control
     from smallville.viewer.app import Viewer
     from smallville.viewer.sources import LiveSource
@@ -106,7 +108,9 @@ def _watch(save: Any, sim: Any, target: int, speed: float | None) -> dict[str, A
     if control.error is not None:
         raise control.error
     result = viewer.source.result  # type: ignore[union-attr]
-    assert result is not None
+    if result is None:
+        raise SaveError(save.root, "the run ended without a result; its last checkpoint is kept: "
+                                   f"smallville resume {save.root}")
     return result
 
 
@@ -148,7 +152,10 @@ def _minutes(value: str) -> float:
         if ":" in value:
             hours, minutes = value.split(":", 1)
             return int(hours) * 60 + int(minutes)
-        return float(value) * 60
+        hours_f = float(value)
+        if not math.isfinite(hours_f):
+            raise ValueError(value)
+        return hours_f * 60
     except ValueError:
         raise ConfigError(f"--at {value!r}: give hours into the run, as 7:30 or 7.5") from None
 
@@ -241,6 +248,31 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    from smallville.errors import ConfigError
+    from smallville.eval.study import study
+
+    if args.days <= 0 or args.seeds < 1:
+        raise ConfigError("--days must be positive and --seeds at least 1")
+    settings = _settings(args)
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    out = Path(args.out) if args.out else Path("saves") / f"diffusion-{stamp}"
+    report = study(out, settings, saves=[Path(s) for s in args.save] if args.save else None, seeds=args.seeds,
+                   days=args.days, scenario=Path(args.scenario) if args.scenario else None,
+                   interviews=not args.no_interviews, progress=not args.no_progress)
+    agg = report["aggregate"]
+    for key in [k for k in agg if k.endswith((".aware_start", ".aware_end"))] + ["density_before", "density_after"]:
+        cell = agg.get(key)
+        if cell:
+            ci = f" ± {cell['ci95']:.3f}" if cell["ci95"] is not None else ""
+            print(f"{key:28s} {cell['mean']:.3f}{ci}")
+    for run in report["runs"]:
+        for note in run["notes"]:
+            print(f"note: {run['name']}: {note}")
+    print(f"report: {out / 'summary.md'} (and report.json, plots, graphs)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="smallville", description="A town of generative agents.")
     p.add_argument("--version", action="version", version=f"smallville {__version__}")
@@ -292,6 +324,20 @@ def build_parser() -> argparse.ArgumentParser:
     doctor = sub.add_parser("doctor", help="check each inference endpoint (or the embedded server)")
     doctor.add_argument("--config")
     doctor.set_defaults(func=cmd_doctor)
+
+    evaluate = sub.add_parser("eval", help="headless evaluations (diffusion: the paper's end-to-end study)")
+    evaluate.add_argument("study", choices=["diffusion"])
+    evaluate.add_argument("--save", action="append", help="evaluate this save instead of running (repeatable)")
+    evaluate.add_argument("--days", type=float, default=2.0, help="game days of each run (default 2)")
+    evaluate.add_argument("--seeds", type=int, default=1, help="runs, one seed after another from --seed")
+    evaluate.add_argument("--seed", type=int, help="the first seed (default: from config, else 0)")
+    evaluate.add_argument("--out", help="report directory (default: saves/diffusion-<time>)")
+    evaluate.add_argument("--scenario", help="a scenario file (facts and questions) instead of the town's")
+    evaluate.add_argument("--no-interviews", action="store_true",
+                          help="no model calls: awareness from memories, density from the log")
+    evaluate.add_argument("--config")
+    evaluate.add_argument("--no-progress", action="store_true", help="no progress bar")
+    evaluate.set_defaults(func=cmd_eval)
 
     bench = sub.add_parser("bench", help="print benchmark figures")
     bench.add_argument("name", choices=["world", "inference", "agents", "viewer"])

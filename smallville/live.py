@@ -65,23 +65,30 @@ class Control:
             self._plant = plant
         jobs = getattr(mind, "jobs", None)
         if jobs is not None:
-            self.in_flight = lambda: sum(1 for j in mind.jobs if j.task is not None and not j.task.done())
+            # read from the window's thread while the run's finishes jobs: each task is read once
+            self.in_flight = lambda: sum(1 for j in list(mind.jobs) if (task := j.task) is not None
+                                         and not task.done())
 
-    async def turn(self) -> None:
-        """Return when the run may take its next tick: not paused, a step is owed, or a stop is asked."""
+    async def turn(self) -> bool:
+        """Return when the run may take its next tick: not paused, a step is owed, or a stop is asked.
+        True if it had to wait (the run's pace then counts afresh, with no burst to catch up)."""
+        waited = False
         while not self.stop_requested:
             with self._lock:
                 if not self.paused:
-                    return
+                    self._steps = 0  # steps asked for while paused do not carry over to the next pause
+                    return waited
                 if self._steps > 0:
                     self._steps -= 1
-                    return
+                    return True
+            waited = True
             await asyncio.sleep(0.02)
+        return waited
 
     def publish(self, batch: list[Event], tick: int) -> None:
-        self.tick = tick
-        if batch:
+        if batch:  # queued before the tick moves, so a frame never shows a tick without its events
             self.events.put(batch)
+        self.tick = tick
 
     def drain(self, limit: int = 100_000) -> list[Event]:
         """The events published since the last call (the window's thread)."""

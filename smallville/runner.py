@@ -224,8 +224,9 @@ class _Pace:
         self.sim, self.speed = sim, speed
         self._from_tick, self._from_s = sim.tick, time.perf_counter()
 
-    def set(self, speed: float | None) -> None:
-        if speed != self.speed:
+    def set(self, speed: float | None, *, afresh: bool = False) -> None:
+        """A new speed, or `afresh` after a pause: count from now (no burst to make up the time lost)."""
+        if speed != self.speed or afresh:
             self.speed, self._from_tick, self._from_s = speed, self.sim.tick, time.perf_counter()
 
     async def keep(self, tick: int) -> None:
@@ -289,13 +290,13 @@ async def _drive(save: Save, sim: Simulation, until_tick: int, *, progress: bool
             with _StopFlag() as stop:
                 while sim.tick < until_tick:
                     if control is not None:
-                        await control.turn()
+                        waited = await control.turn()
                         stop.requested = stop.requested or control.stop_requested
                         if stop.requested:
                             stopped = True
                             await _settle_and_checkpoint(save, sim, settle, writer)
                             break
-                        pacer.set(control.speed)
+                        pacer.set(control.speed, afresh=waited)
                     if before is not None:
                         await before(sim)
                     batch = sim.step()

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from smallville.config import Settings
+from smallville.core.events import SCHEMA_VERSION
 from smallville.errors import SaveError
 from smallville.persist.eventlog import read_log
-from smallville.persist.save import Save
+from smallville.persist.save import FORMAT, Save
 from smallville.persist.summary import render, summarize
 from smallville.runner import drive, new_run, open_for_resume, resume_run
 
@@ -113,6 +114,10 @@ def test_missing_and_garbage_saves(tmp_path: Path) -> None:
     with pytest.raises(SaveError, match="not valid JSON") as info:
         Save.open(tmp_path / "junk")
     assert info.value.line == 1
+    (tmp_path / "junk" / "manifest.json").write_text(json.dumps(
+        {"format": FORMAT, "schema_version": SCHEMA_VERSION, "residents": ["Ada"]}))
+    with pytest.raises(SaveError, match="'residents' must be an object, not list"):
+        Save.open(tmp_path / "junk")
 
 
 def test_new_run_refuses_a_used_directory(tmp_path: Path, small_settings: Settings) -> None:

@@ -14,11 +14,11 @@ from smallville.viewer.app import headless
 headless()
 pygame = pytest.importorskip("pygame")
 
+from smallville.agents.history import History  # noqa: E402
 from smallville.config import load_settings  # noqa: E402
 from smallville.errors import SaveError  # noqa: E402
 from smallville.runner import drive, new_run  # noqa: E402
 from smallville.viewer.app import Viewer  # noqa: E402
-from smallville.viewer.history import History  # noqa: E402
 from smallville.viewer.scene import Scene, Timeline  # noqa: E402
 from smallville.viewer.sources import ReplaySource  # noqa: E402
 
@@ -115,7 +115,15 @@ def test_the_replay_window_plays_seeks_selects_follows_and_saves_screenshots(mor
     frame = viewer.frame([], 0.016)
     assert pygame.image.tostring(frame, "RGB") != pygame.image.tostring(first, "RGB")
     shot = viewer.screenshot(tmp_path / "shot.png")
-    assert shot.stat().st_size > 50_000 and pygame.image.load(str(shot)).get_size() == (1280, 720)
+    assert shot is not None and shot.stat().st_size > 50_000
+    assert pygame.image.load(str(shot)).get_size() == (1280, 720)
+    assert viewer.screenshot(tmp_path / "no" / "such" / "dir.png") is None  # said in the window, no crash
+    assert viewer.message.startswith("no screenshot")
+    # A blank line said (a model's empty answer in an old save) draws no bubble and breaks nothing.
+    from smallville.core.events import Say
+
+    viewer.scene.apply(Say(int(viewer.at), name, name, "   ", 99))
+    viewer.frame([], 0.016)
     viewer.frame([pygame.event.Event(pygame.VIDEORESIZE, w=800, h=600, size=(800, 600))], 0.016)
     assert viewer.screen.get_size() == (800, 600) and viewer.camera.view_h == 600 - 30 - 34
     viewer.frame([key(pygame.K_h, "h")], 0.016)

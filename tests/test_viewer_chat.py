@@ -84,9 +84,9 @@ def test_an_interview_as_of_a_moment_answers_from_then_and_changes_nothing(day: 
         lines = viewer.chat.lines["Ada Lovelace"]
         said = [(line.who, line.value) for line in lines]
         assert said[0][0] == "you" and said[1][0] == "Ada Lovelace" and said[1][1]
-        assert any("not asked: an empty question" in v for _, v in said)
+        assert any("not sent: nothing but spaces and control characters" in v for _, v in said)
         assert any("inner voice needs a live run" in v for _, v in said)
-        assert len([w for w, _ in said if w == "you"]) == 3
+        assert len([w for w, _ in said if w == "you"]) == 2
         frame = viewer.frame([], 0.016)
         assert frame.get_size() == (1280, 720)
     finally:
@@ -99,3 +99,17 @@ def test_an_interview_as_of_a_moment_answers_from_then_and_changes_nothing(day: 
     assert (day / "events.jsonl").read_bytes() == log_before
     viewer.frame([key(pygame.K_ESCAPE)], 0.016)
     assert not viewer.chat.active and viewer.running
+
+
+def test_a_chat_whose_asker_is_gone_says_so() -> None:
+    """The loop that asks may be gone (a live run that ended): the chat notes it, the window goes on."""
+    from smallville.viewer.chat import ChatBox
+
+    def gone(name: str, tick: int, question: str):
+        raise RuntimeError("Event loop is closed")
+
+    chat = ChatBox(gone)
+    chat.typed = "Are you there?"
+    chat.send("Ada Lovelace", 10)
+    said = [(line.who, line.value) for line in chat.lines["Ada Lovelace"]]
+    assert said == [("you", "Are you there?"), ("", "not asked: RuntimeError: Event loop is closed")]

@@ -67,7 +67,7 @@ def test_the_window_pauses_steps_and_paces_the_run_and_closing_it_saves(tmp_path
     assert result["stopped_early"] and result["tick"] < save.manifest["target_tick"]
     stopped = Save.open(save.root)
     assert stopped.checkpoint_ticks()[-1] == result["tick"]
-    save2, sim2 = resume_run(save.root)
+    _save2, sim2 = resume_run(save.root)
     assert sim2.tick == result["tick"]
 
 

@@ -130,9 +130,10 @@ class GenerativeMind:
         self.apply.emit_scheduled(sim, t)
         if not self.seeded:
             self._seed(t)
-        for who, text in self.planted:
+        # Swap, not iterate-then-clear: the window's thread may plant meanwhile (list swaps are atomic).
+        planted, self.planted = self.planted, []
+        for who, text in planted:
             self._plant(sim, who, text, t)
-        self.planted.clear()
         if t % self.ticks(self.settings.perceive_minutes) == 0:
             for name in self.order:
                 if not self.minds[name].asleep:

@@ -148,9 +148,33 @@ def answer(messages: Sequence[dict[str, Any]], schema: dict[str, Any]) -> str:
         out = {"answer": (memories[0][:280] if memories else "I do not remember anything about that.")}
     elif title == "ObjectState":
         out = {"state": "in use"}
+    elif title == "NewsAnswers":
+        out = {"answers": _news(user)}
+    elif title == "KnownPeople":
+        out = {"known": _known(user)}
     else:
         raise ValueError(f"the scripted model has no answer for {title!r}")
     return json.dumps(out, ensure_ascii=False)
+
+
+def _news(user: str) -> list[dict[str, str]]:
+    """The evaluation's news questions: yes when a remembered line shares the question's key words."""
+    remembered = user.split("Someone asks you:")[0].lower()
+    asked = user.split("Someone asks you:")[-1]
+    questions = re.findall(r"^\d+\. (.+\?)$", asked, re.M)
+    out = []
+    for q in questions:
+        keys = [w for w in re.findall(r"[a-z]{5,}", q.lower()) if w not in {"there", "running", "about", "heard"}]
+        heard = bool(keys) and all(k in remembered for k in keys[:2])
+        out.append({"answer": "Yes, I heard about it." if heard else "No, I have not heard.",
+                    "heard": "yes" if heard else "no"})
+    return out
+
+
+def _known(user: str) -> list[int]:
+    """The evaluation's names question: the people the prompt says one knows or remembers."""
+    head, _, listed = user.partition("People of the town:")
+    return [int(n) for n, name in re.findall(r"^(\d+)\. (.+)$", listed, re.M) if name.split()[0] in head]
 
 
 class ScriptedModel:

@@ -5,6 +5,9 @@
   Ville's 25 residents, playing at 10 game minutes per second. Three camera cases, 1,200 frames in all:
   the whole town (zoom 0.75), a close view that stays still, and a close view following the morning's
   longest walk (the map layer is redrawn every frame). Measured with SDL's dummy video driver.
+- `frame_ms_p99_live`: the live window while the simulation thinks: the 25 from midnight against the fake
+  server (1 s a call, scripted answers), frames measured from 07:00, when the town wakes and talks, at
+  10 game minutes per second (the run on its thread beside the window; `live_calls` made by then).
 - `open_s`: opening a 2-game-day save (reading and indexing its log); `seek_ms_p99` / `seek_ms_max`
   (target <= 300 ms): jumping to 100 random moments of it, each time a new scene folded from the nearest
   kept one.
@@ -41,6 +44,47 @@ def _frames(viewer: Any, n: int) -> list[float]:
         viewer.frame([], 1 / 60)
         times.append((time.perf_counter() - started) * 1000)
     return times
+
+
+def _live_frames(n: int) -> dict[str, Any]:
+    """Frames of the live window while the 25 think against the fake server (1 s a call, scripted answers,
+    in its own process), from 07:00 when the town wakes and talks."""
+    import pygame
+
+    from smallville.bench.days import SCRIPTED
+    from smallville.config import load_settings
+    from smallville.inference.fake_server import FakeServerProcess
+    from smallville.inference.settings import EndpointSettings, InferenceSettings
+    from smallville.live import Control
+    from smallville.runner import new_run
+    from smallville.viewer.app import Viewer
+    from smallville.viewer.sources import LiveSource
+
+    with FakeServerProcess(latency_s=1.0, answers=SCRIPTED) as server, tempfile.TemporaryDirectory() as tmp:
+        endpoint = EndpointSettings(name="fake", base_url=server.base_url, model="fake-model",  # type: ignore[arg-type]
+                                    max_concurrency=4096, timeout_s=30.0)
+        settings = load_settings(None, {}).model_copy(update={"inference": InferenceSettings(endpoints=[endpoint])})
+        save, sim = new_run(Path(tmp) / "live", settings, 24)
+        control = Control(speed=None)
+        viewer = Viewer(LiveSource(save, sim, save.manifest["target_tick"], control), (1280, 720))
+        viewer.camera.zoom_index = 3
+        while viewer.at < sim.clock.ticks(7 * 60) and not control.finished.is_set():
+            viewer.frame([], 1 / 60)
+            time.sleep(0.01)
+        control.speed = 10.0
+        start_at = viewer.at
+        frames = []
+        for _ in range(n):
+            started = time.perf_counter()
+            viewer.frame([], 1 / 60)
+            frames.append((time.perf_counter() - started) * 1000)
+            time.sleep(max(0.0, 1 / 60 - frames[-1] / 1000))
+        calls = control.models.accounting.snapshot()["totals"]["calls"] if control.models else 0
+        game_minutes = round((viewer.at - start_at) * sim.clock.tick_seconds / 60, 1)
+        viewer.running = False
+        viewer.close()
+        pygame.display.quit()
+    return {"frames": frames, "calls": calls, "game_minutes": game_minutes}
 
 
 def bench_viewer(quick: bool = False, save: Path | None = None) -> dict[str, Any]:
@@ -87,8 +131,12 @@ def bench_viewer(quick: bool = False, save: Path | None = None) -> dict[str, Any
         viewer.selected = viewer.camera.following = walk.who
         following = _frames(viewer, n)
         pygame.quit()
+    live = _live_frames(200 if quick else 900)
     every = overview + still + following
     return {
+        "frame_ms_p99_live": round(float(np.percentile(live["frames"], 99)), 2),
+        "live_game_minutes": live["game_minutes"],
+        "live_calls": live["calls"],
         "frame_ms_p50": round(float(np.percentile(every, 50)), 2),
         "frame_ms_p99": round(float(np.percentile(every, 99)), 2),
         "frame_ms_p99_overview": round(float(np.percentile(overview, 99)), 2),

@@ -103,6 +103,9 @@ class Save:
         if version != SCHEMA_VERSION:
             raise SaveError(path, f"schema version {version!r}; this smallville reads version "
                                   f"{SCHEMA_VERSION}")
+        for key in ("map", "residents", "settings"):
+            if key in manifest and not isinstance(manifest[key], dict):
+                raise SaveError(path, f"{key!r} must be an object, not {type(manifest[key]).__name__}")
         return cls(root, manifest)
 
     def update_manifest(self, **changes: Any) -> None:

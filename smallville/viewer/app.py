@@ -11,6 +11,7 @@ loop; `run()` feeds it from pygame, tests feed it synthetic events (with SDL's d
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from concurrent.futures import Future
@@ -29,6 +30,8 @@ from smallville.viewer.inspector import WIDTH as PANEL_W
 from smallville.viewer.inspector import Inspector
 from smallville.viewer.render import TownRenderer, load_map_surface
 from smallville.viewer.sources import LiveSource, ReplaySource
+
+log = logging.getLogger(__name__)
 
 #: Paces in game minutes per real second (1 is real time x60).
 SPEEDS = (0.25, 1, 2, 5, 10, 30, 60, 120, 240)
@@ -83,6 +86,9 @@ class Viewer:
         self._drag: tuple[int, int] | None = None
         self._dragged = False
         self._scrubbing = False
+        self._announced = False  # the end of a live run has been told
+        if isinstance(source, LiveSource):
+            source.start()
 
     # -- the loop -----------------------------------------------------------------------------------------
 
@@ -98,6 +104,7 @@ class Viewer:
         self.selected = name
         if name is None:
             self.camera.following = None
+            self.chat.close()
         self.camera.resize(*self.map_area_size())
 
     @property
@@ -115,32 +122,44 @@ class Viewer:
         finally:
             self.close()
 
-    def close(self, timeout_s: float = 600.0) -> None:
+    def close(self) -> None:
         """Stop what the window started: a live run (thoughts finish, a checkpoint, the embedded server
-        stops; the window keeps drawing meanwhile) and the interviews' own models."""
+        stops; the window keeps drawing meanwhile, if it still can) and the interviews' own models. Waits
+        for the run's checkpoint however long the thoughts under way take: closing never loses the run."""
         if self.askers is not None:
             self.askers.close()
             self.askers = None
-        if isinstance(self.source, LiveSource) and self.source.thread.is_alive():
+        if isinstance(self.source, LiveSource) and self.source.thread.ident is not None:
             control = self.source.control
             control.stop()
             control.paused = False
-            deadline = time.monotonic() + timeout_s
-            while not control.finished.wait(0.05) and time.monotonic() < deadline:
-                pygame.event.pump()
-                self.notify("saving: the residents finish their thoughts, then a checkpoint...", 1.0)
-                self.update(0.05)
-                self.draw()
-                pygame.display.flip()
+            drawing = True
+            while not control.finished.wait(0.05):
+                if not drawing:
+                    continue
+                try:
+                    pygame.event.pump()
+                    self.notify("saving: the residents finish their thoughts, then a checkpoint...", 1.0)
+                    self.update(0.05)
+                    self.draw()
+                    pygame.display.flip()
+                except Exception as exc:  # the window broke (what ended it, maybe): the run still saves
+                    log.warning("window not redrawn while the run stops: %s", exc)
+                    drawing = False
+            self.source.thread.join()
 
     def _interview(self, name: str, tick: int, question: str) -> Future:
         if self.askers is None:
             src = self.source
             run: dict[str, object] = {}
-            if isinstance(src, LiveSource) and src.control.models is not None:
-                run = {"loop": src.control.loop, "models": src.control.models}  # the run's own model
+            live = isinstance(src, LiveSource) and src.control.models is not None and not src.control.finished.is_set()
+            if live:
+                run = {"loop": src.control.loop, "models": src.control.models}  # type: ignore[union-attr]
             self.askers = Askers(src.settings, src.history, src.personas, src.save.root, src.clock.tick_seconds,
                                  **run)  # type: ignore[arg-type]
+        elif self.askers.borrowed and isinstance(self.source, LiveSource) and self.source.control.finished.is_set():
+            self.askers = None  # the run and its loop are over: ask with models of the window's own
+            return self._interview(name, tick, question)
         return self.askers.interview(name, tick, question)
 
     def _plant(self, name: str, thought: str) -> None:
@@ -167,7 +186,8 @@ class Viewer:
             self.at = float(self.source.last)
             self.playing = not self.source.control.paused
             self.figures.sample(self.source.control, self.at, self.tick_seconds)
-            if self.source.control.finished.is_set() and not self.message:
+            if self.source.control.finished.is_set() and not self._announced:
+                self._announced = True
                 error = self.source.control.error
                 self.notify(f"the run stopped: {error}" if error else "the run is complete and saved", 1e9)
         elif self.playing:
@@ -301,13 +321,19 @@ class Viewer:
         if pos[0] < self.map_area_size()[0]:
             self.select(self.renderer.figure_at(self.scene, self.camera, self.at, self._map_point(pos)))
 
-    def screenshot(self, path: Path | None = None) -> Path:
-        if path is None:
-            folder = self.source.save.root / "screenshots"
-            folder.mkdir(exist_ok=True)
-            stamp = self.source.clock.time(int(self.at)).strftime("%Y%m%d-%H%M%S")
-            path = folder / f"replay-{stamp}.png"
-        pygame.image.save(self.screen, str(path))
+    def screenshot(self, path: Path | None = None) -> Path | None:
+        """Save the window as a PNG (into the save's screenshots/ by default); None if it could not be
+        written (a read-only or full disk): the window says so and goes on."""
+        try:
+            if path is None:
+                folder = self.source.save.root / "screenshots"
+                folder.mkdir(exist_ok=True)
+                stamp = self.source.clock.time(int(self.at)).strftime("%Y%m%d-%H%M%S")
+                path = folder / f"{'live' if self.live else 'replay'}-{stamp}.png"
+            pygame.image.save(self.screen, str(path))
+        except (OSError, pygame.error) as exc:
+            self.notify(f"no screenshot: {exc}")
+            return None
         self.notify(f"screenshot: {path}")
         return path
 

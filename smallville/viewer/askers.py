@@ -23,10 +23,10 @@ from typing import Any
 
 import numpy as np
 
+from smallville.agents.history import History
 from smallville.agents.interview import Answer, interview, stream_as_of
 from smallville.agents.memory import RetrievalWeights
 from smallville.config import Settings
-from smallville.viewer.history import History
 from smallville.world.residents import Resident
 
 log = logging.getLogger(__name__)
@@ -51,6 +51,11 @@ class Askers:
         self._stack = contextlib.AsyncExitStack()
         self._lock = asyncio.Lock()
         self.asked = 0
+
+    @property
+    def borrowed(self) -> bool:
+        """Whether these askers use a live run's loop and models (which end with the run)."""
+        return not self._own
 
     def interview(self, name: str, tick: int, question: str) -> Future[Answer]:
         """Ask `name` as of `tick`; the future's result is an `Answer` (or raises ValueError for an empty

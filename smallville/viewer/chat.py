@@ -9,13 +9,17 @@ types is kept to `MAX_INPUT` characters; cleaning it for the model is the interv
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 import pygame
 
+from smallville.agents.interview import clean_question
 from smallville.viewer.render import SELECTED, font, text, wrap
+
+log = logging.getLogger(__name__)
 
 MAX_INPUT = 2000
 HEIGHT = 250
@@ -76,7 +80,11 @@ class ChatBox:
 
     def send(self, name: str, tick: int) -> None:
         said, self.typed = self.typed, ""
-        if not said.strip():
+        try:
+            clean_question(said)  # nothing but spaces and control characters: not sent, no model started
+        except ValueError:
+            if said:
+                self._note(name, "not sent: nothing but spaces and control characters")
             return
         lines = self.lines.setdefault(name, [])
         lines.append(Line("you", said))
@@ -88,7 +96,11 @@ class ChatBox:
                 return
             self._note(name, f"{name.split()[0]} will think this before the next tick")
             return
-        lines.append(Line(name, "", self.interview(name, tick, said)))
+        try:
+            lines.append(Line(name, "", self.interview(name, tick, said)))
+        except Exception as exc:  # the thread or loop that asks is gone: say so, keep the window
+            log.warning("interview not asked: %s", exc)
+            self._note(name, f"not asked: {type(exc).__name__}: {exc}")
 
     def _note(self, name: str, value: str) -> None:
         self.lines.setdefault(name, []).append(Line("", value))

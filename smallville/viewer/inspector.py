@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import pygame
 
+from smallville.agents.history import History
 from smallville.core.clock import Clock
-from smallville.viewer.history import History
 from smallville.viewer.render import SELECTED, font, text, wrap
 from smallville.viewer.scene import Scene
 from smallville.world.residents import Resident

@@ -42,6 +42,8 @@ def load_map_surface(tmx_path: Path) -> pygame.Surface:
         tmx = load_pygame(str(tmx_path))
     except (OSError, pygame.error) as exc:  # a tileset image that is missing or unreadable
         raise MapError(tmx_path, f"cannot draw the map: {exc}") from None
+    except Exception as exc:  # pytmx raises what its XML parser does (ParseError, ValueError, KeyError)
+        raise MapError(tmx_path, f"cannot read the map: {type(exc).__name__}: {exc}") from None
     tw, th = tmx.tilewidth, tmx.tileheight
     surface = pygame.Surface((tmx.width * tw, tmx.height * th)).convert()
     surface.fill((0, 0, 0))
@@ -218,7 +220,9 @@ class TownRenderer:
             surface.blit(tag, tag.get_rect(midtop=where.midbottom))
 
     def _bubble(self, surface: pygame.Surface, line: str, anchor: tuple[int, int]) -> None:
-        lines = wrap(_short(line, 140), 220, 16)[:4]
+        lines = [row for row in wrap(_short(line, 140), 220, 16)[:4] if row.strip()]
+        if not lines:
+            return  # a blank line says nothing: no empty bubble
         rendered = [text(row, 16, INK, outline=False) for row in lines]
         w = max(r.get_width() for r in rendered) + 12
         h = sum(r.get_height() for r in rendered) + 8

@@ -15,16 +15,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from smallville.agents.history import History, personas_of
 from smallville.config import Settings, resolve_path, settings_from_manifest
 from smallville.core.clock import Clock
 from smallville.core.events import Spawned
 from smallville.errors import SaveError, SmallvilleError
 from smallville.live import Control
 from smallville.persist.save import Save
-from smallville.viewer.history import History
 from smallville.viewer.scene import Scene, Timeline
-from smallville.world.datafile import read_data_file
-from smallville.world.residents import Resident, ResidentsFile
+from smallville.world.residents import Resident
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +76,9 @@ class ReplaySource:
         return self.timeline.scene_at(tick)
 
     def forward(self, scene: Scene, tick: int) -> Scene:
-        """The scene moved on to `tick` (folding only the events in between); a jump back re-seeks."""
-        if tick < scene.tick:
+        """The scene moved on to `tick` (folding only the events in between); a jump back, or forward past
+        a kept scene, seeks (so a long jump costs no more than a short one)."""
+        if tick < scene.tick or tick - scene.tick > self.timeline.every:
             return self.scene_at(tick)
         for event in self.timeline.between(scene.tick, tick):
             scene.apply(event)
@@ -88,13 +88,11 @@ class ReplaySource:
 
 def _personas(save: Save, configured: str) -> dict[str, Resident]:
     """The residents file the run used, for the inspector; without it the panel shows names only."""
-    path = resolve_path(save.manifest.get("residents", {}).get("path") or configured)
     try:
-        found = read_data_file(path, ResidentsFile, "residents", "residents", "resident", "name").residents
+        return personas_of(save.manifest, configured)
     except SmallvilleError as exc:
         log.warning("personas not shown: %s", exc)
         return {}
-    return {r.name: r for r in found}
 
 
 class LiveSource:
@@ -129,7 +127,11 @@ class LiveSource:
                 control.finished.set()
 
         self.thread = threading.Thread(target=run, name="smallville-run", daemon=True)
-        self.thread.start()
+
+    def start(self) -> None:
+        """Start the run (the window does, once it is built: a map it cannot draw leaves no run behind)."""
+        if not self.thread.is_alive() and not self.control.finished.is_set():
+            self.thread.start()
 
     @property
     def last(self) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import string
 from collections.abc import Iterable
+from datetime import datetime
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -34,6 +35,17 @@ def _forms(word: str) -> set[str]:
     return forms
 
 
+class Gathering(BaseModel):
+    """An event a fact announces (a party): where it is (an arena address, 'sector:arena' without the
+    world) and when, so an evaluation can see who came."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    place: str = Field(min_length=1)
+    start: datetime
+    end: datetime
+
+
 class Fact(BaseModel):
     """One piece of news, known at the start only by its holder."""
 
@@ -44,6 +56,7 @@ class Fact(BaseModel):
     memory: str = Field(min_length=1)  # the holder's seeded thought
     question: str = Field(min_length=1)  # asked of every resident at the end
     evidence: list[str] = Field(default_factory=list)  # lower-case words a text must all contain
+    gathering: Gathering | None = None  # the event it announces, if it is one
 
     def carried_by(self, text: str) -> bool:
         """Whether `text` contains every evidence word (or a simple inflection of it) as a whole word."""
@@ -96,6 +109,8 @@ def load_scenario(path: Path | str, residents: Iterable[Resident | str]) -> Scen
         if not fact.carried_by(fact.memory):
             missing = [w for w in fact.evidence if not _words(fact.memory) & _forms(w)]
             raise MapError(path, f"the seeded memory lacks the evidence words {missing}", place=place)
+        if fact.gathering is not None and fact.gathering.end <= fact.gathering.start:
+            raise MapError(path, "the gathering must end after it starts", place=place + " gathering")
     template = scenario.relationship_question.template
     try:
         fields = {f for _, f, _, _ in string.Formatter().parse(template) if f is not None}

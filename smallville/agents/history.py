@@ -4,17 +4,22 @@ Owns what the inspector shows beside the persona: today's plan (the broad chunks
 block's current actions), the latest memories with their importance, reflections with the memories they
 cite, and the relationships formed in conversation (with whom, how often, the last thing said). Built from
 `plan`, `memory`, `retrieve`, `converse` and `say` events with tick <= the moment, so a replay shows a resident exactly
-as it was then: nothing it learnt later leaks in. `memories_at` and `accesses_at` serve the interview as of a moment.
+as it was then: nothing it learnt later leaks in. `memories_at` and `accesses_at` serve the interview as of a
+moment; `personas_of` reads the personas a save was made with.
 """
 
 from __future__ import annotations
 
 import bisect
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
+from smallville.config import resolve_path
 from smallville.core.events import Converse, Event, Plan, Remember, Retrieve, Say
+from smallville.world.datafile import read_data_file
+from smallville.world.residents import Resident, ResidentsFile
 
 
 @dataclass
@@ -117,3 +122,11 @@ class History:
                 talk.last_line, talk.last_t = f"{event.who.split()[0]}: {event.text}", event.t
         mind.talks = sorted(talks.values(), key=lambda t: (-t.times, -t.last_t, t.other))
         return mind
+
+
+def personas_of(manifest: Mapping[str, Any], configured: str) -> dict[str, Resident]:
+    """The residents (with their personas) of the file a save's manifest names, else the configured one.
+    Raises a `SmallvilleError` naming the file when it cannot be read."""
+    path = resolve_path(manifest.get("residents", {}).get("path") or configured)
+    found = read_data_file(path, ResidentsFile, "residents", "residents", "resident", "name").residents
+    return {r.name: r for r in found}

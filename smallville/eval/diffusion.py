@@ -1,0 +1,269 @@
+"""The diffusion evaluation of one run: from a save to every figure of the paper's end-to-end study.
+
+Owns the phases and their order: open and check the save (a clear error for another map's save, a missing
+resident or a scenario that does not fit; a plain note when the run is unfinished or its log torn), read
+the log (who held each fact when and from whom, the awareness curves, the cascades, the gathering, the
+social graph), interview every resident before and after (two calls each, `eval/ask.py`), and put it all
+in one JSON-safe dict with the calls and wall time of each phase. Running the runs, several seeds, and
+writing the report are `eval/study.py`'s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from smallville.agents.history import History, personas_of
+from smallville.agents.memory import RetrievalWeights
+from smallville.config import Settings, resolve_path, settings_from_manifest
+from smallville.core.clock import Clock
+from smallville.core.events import Event, Remember
+from smallville.errors import SaveError, SmallvilleError
+from smallville.eval import gathering, network, spread
+from smallville.eval.ask import Interviewed, interview_resident
+from smallville.persist.save import Save
+from smallville.world.residents import Resident
+from smallville.world.scenario import Scenario, load_scenario
+
+
+@dataclass
+class Opened:
+    """A save read for evaluation."""
+
+    save: Save
+    settings: Settings
+    clock: Clock
+    events: list[Event]
+    names: list[str]
+    personas: dict[str, Resident]
+    scenario: Scenario
+    notes: list[str] = field(default_factory=list)  # what is partial, in words
+    checkpoint: int = 0  # the tick of the newest checkpoint
+
+    @property
+    def first(self) -> int:
+        return self.events[0].t if self.events else 0
+
+    @property
+    def last(self) -> int:
+        """The run's last tick: its newest checkpoint's, or its last event's after a crash past it."""
+        return max(self.events[-1].t if self.events else 0, self.checkpoint)
+
+    def replay(self, tick: int) -> str:
+        """The command that shows this moment of the run."""
+        minutes = (tick - self.first) * self.clock.tick_seconds // 60
+        return f"smallville replay {self.save.root} --at {minutes // 60}:{minutes % 60:02d} --paused"
+
+
+def open_save(save_dir: Path, scenario_path: Path | None = None) -> Opened:
+    """Read a save and check that the scenario fits it. Raises `SmallvilleError` with the reason."""
+    save = Save.open(save_dir)
+    manifest_path = save.root / "manifest.json"
+    settings = settings_from_manifest(save.manifest.get("settings"), manifest_path)
+    if settings.agents.mind != "generative":
+        raise SaveError(manifest_path, f"the run's residents had the {settings.agents.mind!r} mind: they hold "
+                                       "no memories to evaluate (run with the generative mind)")
+    scan = save.read_log()
+    if not scan.events:
+        raise SaveError(save.events_path, "the log holds no events: nothing to evaluate")
+    names = list(save.manifest.get("residents", {}).get("names", []))
+    if not names:
+        raise SaveError(manifest_path, "the manifest lists no residents")
+    personas = personas_of(save.manifest, settings.town.residents)
+    missing = [n for n in names if n not in personas]
+    if missing:
+        raise SaveError(manifest_path, f"residents of the save missing from its residents file: {missing}")
+    scenario = _scenario(settings, names, scenario_path, manifest_path)
+    clock = Clock(settings.sim.start, settings.sim.tick_seconds)
+    checkpoints = save.checkpoint_ticks()
+    opened = Opened(save, settings, clock, scan.events, names, personas, scenario,
+                    checkpoint=checkpoints[-1] if checkpoints else 0)
+    _check_places(opened)
+    target = save.manifest.get("target_tick")
+    if scan.torn_tail_bytes:
+        opened.notes.append(f"the log ends with {scan.torn_tail_bytes} bytes of a line cut by a crash; "
+                            "evaluated up to its last whole line")
+    if target is not None and opened.last < int(target):
+        opened.notes.append(f"the run is unfinished: its log reaches {clock.label(opened.last)} of "
+                            f"{clock.label(int(target))} (resume it with `smallville resume {save.root}`)")
+    seeded = {e.who for e in scan.events if isinstance(e, Remember) and e.tag == "seed"}
+    unseeded = [f.id for f in scenario.facts if f.holder not in seeded]
+    if unseeded:
+        opened.notes.append(f"no seeded memory in the log for {unseeded}: this run did not seed that scenario")
+    return opened
+
+
+def _scenario(settings: Settings, names: list[str], given: Path | None, where: Path) -> Scenario:
+    if given is not None:
+        return load_scenario(given, names)
+    path = settings.agents.scenario
+    if path == "auto":
+        path = str(resolve_path(settings.town.residents).parent / "scenario.toml")
+    if not path or not resolve_path(path).is_file():
+        raise SaveError(where, f"the run's scenario file {path or '(none)'} is not there; give one with --scenario")
+    return load_scenario(resolve_path(path), names)
+
+
+def _check_places(opened: Opened) -> None:
+    """A gathering must be a place of the run's map (a scenario of another town is an error here)."""
+    from smallville.world.town import load_town
+
+    gatherings = [f for f in opened.scenario.facts if f.gathering is not None]
+    if not gatherings:
+        return
+    map_path = resolve_path(opened.save.manifest.get("map", {}).get("path") or opened.settings.town.map)
+    try:
+        town = load_town(map_path)
+    except (SmallvilleError, OSError) as exc:
+        raise SaveError(opened.save.root / "manifest.json", f"the run's map cannot be read: {exc}") from None
+    for fact in gatherings:
+        try:
+            town.lookup(f"{town.world}:{fact.gathering.place}")  # type: ignore[union-attr]
+        except KeyError:
+            raise SaveError(opened.save.root / "manifest.json",
+                            f"fact {fact.id!r}: the gathering place {fact.gathering.place!r} is not an arena of "  # type: ignore[union-attr]
+                            f"the run's town {town.world!r}") from None
+
+
+def read_log(opened: Opened, hour_ticks: int) -> dict[str, Any]:
+    """Every figure the log alone gives."""
+    talks = spread.TalkIndex(opened.events)
+    n = len(opened.names)
+    facts: dict[str, Any] = {}
+    for fact in opened.scenario.facts:
+        held = {w: h for w, h in spread.holdings(opened.events, fact, talks).items() if w in opened.names}
+        points = spread.curve(held, interview_moments(opened)["before"], opened.last, hour_ticks)
+        start = sum(1 for h in held.values() if h.tag == "seed")
+        edges = spread.cascade(held)
+        came = gathering.attendance(opened.events, fact, opened.clock, str(opened.save.manifest.get("world", "")))
+        facts[fact.id] = {
+            "holder": fact.holder,
+            "held_start": start / n, "held_end": len(held) / n, "held_end_n": len(held),
+            "curve": [{"t": t, "hours": round((t - opened.first) * opened.clock.tick_seconds / 3600, 2),
+                       "held": k, "share": round(k / n, 4)} for t, k in points],
+            "holders": {w: {**h.to_dict(), "at": opened.clock.label(h.t), "replay": opened.replay(h.t)}
+                        for w, h in sorted(held.items(), key=lambda kv: kv[1].t)},
+            "cascade": [{"teller": a, "told": b, "t": t, "at": opened.clock.label(t), "replay": opened.replay(t)}
+                        for a, b, t in edges],
+            "spontaneous": sorted(w for w, h in held.items() if h.source == spread.SELF),
+            "lines": len(spread.tellings(opened.events, fact)),
+            "gathering": came.to_dict() if came else None,
+        }
+    ties = network.persona_ties(opened.personas.values(), opened.names)
+    before = network.log_graph(opened.names, ties, [], None)
+    after = network.log_graph(opened.names, ties, opened.events, None)
+    return {"facts": facts, "graphs": {"log_before": before, "log_after": after},
+            "density_log_before": round(network.density(before), 4),
+            "density_log_after": round(network.density(after), 4)}
+
+
+def interview_moments(opened: Opened) -> dict[str, int]:
+    """Before: once the facts are seeded (the start of the run); after: the last tick of the log."""
+    seeds = [e.t for e in opened.events if isinstance(e, Remember) and e.tag == "seed"]
+    return {"before": max(seeds) if seeds else opened.first, "after": opened.last}
+
+
+async def interview_all(opened: Opened, lm: Any, embedder: Any, tick: int) -> list[Interviewed]:
+    """Every resident as of `tick` (one at a time per resident, all residents concurrently)."""
+    history = History(e for e in opened.events if e.t <= tick)
+    a = opened.settings.agents
+    weights = RetrievalWeights(a.recency_weight, a.importance_weight, a.relevance_weight)
+    seed = opened.settings.sim.seed * 1000 + (1 if tick > opened.first else 0)
+    jobs = [interview_resident(lm, embedder, opened.personas[name], opened.scenario,
+                               history.memories_at(name, tick), history.accesses_at(name, tick), opened.names,
+                               tick, opened.clock.tick_seconds, weights, seed=seed + 2 * i)
+            for i, name in enumerate(opened.names)]
+    return list(await asyncio.gather(*jobs))
+
+
+def interview_figures(opened: Opened, moments: dict[str, list[Interviewed]]) -> dict[str, Any]:
+    """Shares aware (said yes and a memory carries it), hallucinations, and the interview graphs."""
+    n = len(opened.names)
+    out: dict[str, Any] = {"facts": {}, "graphs": {}}
+    for fact in opened.scenario.facts:
+        row: dict[str, Any] = {}
+        for moment, answers in moments.items():
+            labels = [r.facts[fact.id].label for r in answers if fact.id in r.facts]
+            row[f"aware_{_end(moment)}"] = round(labels.count("aware") / n, 4)
+            row[f"aware_{_end(moment)}_n"] = labels.count("aware")
+            row[f"said_yes_{_end(moment)}"] = labels.count("aware") + labels.count("hallucinated")
+            row[f"hallucinated_{_end(moment)}"] = labels.count("hallucinated")
+            row[f"held_not_said_{_end(moment)}"] = labels.count("held_not_said")
+        out["facts"][fact.id] = row
+    said = halluc = 0
+    for moment, answers in moments.items():
+        knows = {r.who: r.knows() for r in answers}
+        loose = {r.who: {o for o, v in r.people.items() if v.said} for r in answers}
+        for r in answers:
+            said += sum(v.said for v in r.people.values())
+            halluc += sum(v.label == "hallucinated" for v in r.people.values())
+        mutual = network.interview_graph(opened.names, knows)
+        out["graphs"][f"interview_{moment}"] = mutual
+        out[f"density_{moment}"] = round(network.density(mutual), 4)
+        out[f"density_either_{moment}"] = round(network.density(network.interview_graph(opened.names, knows,
+                                                                                         mutual=False)), 4)
+        out[f"density_said_{moment}"] = round(network.density(network.interview_graph(opened.names, loose)), 4)
+    out["relationship_yes"] = said
+    out["relationship_hallucinated"] = halluc
+    out["relationship_hallucination_rate"] = round(halluc / said, 4) if said else 0.0
+    # calls answered by the default (every verdict of a call shares its flag: count one per call)
+    out["fallback_calls"] = sum(any(v.fallback for v in group.values()) for answers in moments.values()
+                                for r in answers for group in (r.facts, r.people) if group)
+    return out
+
+
+def _end(moment: str) -> str:
+    return {"before": "start", "after": "end"}.get(moment, moment)
+
+
+class Phases:
+    """Wall time, model calls and tokens of each phase of an evaluation (calls counted through `counting`,
+    tokens from the pool's accounting where there is one)."""
+
+    def __init__(self) -> None:
+        self.accounting: Any = None
+        self.calls = 0
+        self.figures: dict[str, dict[str, Any]] = {}
+
+    def counting(self, lm: Any) -> Any:
+        return _Counting(lm, self)
+
+    def measure(self, name: str) -> _Phase:
+        return _Phase(self, name)
+
+
+class _Counting:
+    def __init__(self, lm: Any, phases: Phases):
+        self.lm, self.phases = lm, phases
+
+    async def complete_model(self, *args: Any, **kwargs: Any) -> Any:
+        self.phases.calls += 1
+        return await self.lm.complete_model(*args, **kwargs)
+
+    async def complete_text(self, *args: Any, **kwargs: Any) -> Any:
+        self.phases.calls += 1
+        return await self.lm.complete_text(*args, **kwargs)
+
+
+class _Phase:
+    def __init__(self, phases: Phases, name: str):
+        self.phases, self.name = phases, name
+
+    def __enter__(self) -> _Phase:
+        self.started = time.perf_counter()
+        self.calls0, self.tokens0 = self.phases.calls, self._tokens()
+        return self
+
+    def _tokens(self) -> int:
+        if self.phases.accounting is None:
+            return 0
+        totals = self.phases.accounting.snapshot()["totals"]
+        return int(totals["prompt_tokens"]) + int(totals["completion_tokens"])
+
+    def __exit__(self, *exc: object) -> None:
+        self.phases.figures[self.name] = {"wall_s": round(time.perf_counter() - self.started, 2),
+                                          "calls": self.phases.calls - self.calls0,
+                                          "tokens": self._tokens() - self.tokens0}
