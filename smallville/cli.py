@@ -252,14 +252,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from smallville.errors import ConfigError
     from smallville.eval.study import study
 
-    if args.days <= 0 or args.seeds < 1:
-        raise ConfigError("--days must be positive and --seeds at least 1")
+    if args.days <= 0 or args.seeds < 1 or args.parallel < 1:
+        raise ConfigError("--days must be positive, --seeds and --parallel at least 1")
     settings = _settings(args)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     out = Path(args.out) if args.out else Path("saves") / f"diffusion-{stamp}"
     report = study(out, settings, saves=[Path(s) for s in args.save] if args.save else None, seeds=args.seeds,
                    days=args.days, scenario=Path(args.scenario) if args.scenario else None,
-                   interviews=not args.no_interviews, progress=not args.no_progress)
+                   interviews=not args.no_interviews, progress=not args.no_progress, parallel=args.parallel)
     agg = report["aggregate"]
     for key in [k for k in agg if k.endswith((".aware_start", ".aware_end"))] + ["density_before", "density_after"]:
         cell = agg.get(key)
@@ -331,6 +331,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--days", type=float, default=2.0, help="game days of each run (default 2)")
     evaluate.add_argument("--seeds", type=int, default=1, help="runs, one seed after another from --seed")
     evaluate.add_argument("--seed", type=int, help="the first seed (default: from config, else 0)")
+    evaluate.add_argument("--parallel", type=int, default=1, help="seeds run side by side (default 1: one after "
+                                                                  "another)")
     evaluate.add_argument("--out", help="report directory (default: saves/diffusion-<time>)")
     evaluate.add_argument("--scenario", help="a scenario file (facts and questions) instead of the town's")
     evaluate.add_argument("--no-interviews", action="store_true",

@@ -22,30 +22,39 @@ PARTY = Fact(id="party", holder=A, memory="Ann Ash is hosting a Valentine's part
 CAFE = "the Ville:Hobbs Cafe:cafe"
 
 
-def talk(t: int, convo: int, a: str, b: str, lines: list[tuple[str, str]]) -> list[ev.Event]:
-    """A conversation as the mind logs it: the start, both memories of it (made that tick), the lines."""
+def talk(t: int, convo: int, a: str, b: str, lines: list[tuple[str, str]], stored: int | None = None
+         ) -> list[ev.Event]:
+    """A conversation as the mind logs it: the start, the lines, and both memories of it (stored when
+    they are rated: at `stored`, the talk's tick unless given; the caller puts them in the log there)."""
     transcript = " / ".join(f"{who}: {text}" for who, text in lines)
     out: list[ev.Event] = [ev.Converse(t, convo, a, b, len(lines))]
-    out += [ev.Remember(t, me, 100 + convo, "chat", "conversation", f"talk with {other}: {transcript}", 5,
-                        subject=other) for me, other in ((a, b), (b, a))]
     out += [ev.Say(t + i, who, b if who == a else a, text, convo) for i, (who, text) in enumerate(lines)]
+    out += [ev.Remember(t if stored is None else stored, me, 100 + convo, "chat", "conversation",
+                        f"talk with {other}: {transcript}", 5, subject=other) for me, other in ((a, b), (b, a))]
     return out
 
 
-LOG: list[ev.Event] = [
+def in_order(events: list[ev.Event]) -> list[ev.Event]:
+    return sorted(events, key=lambda e: e.t)  # stable: events of one tick keep their order
+
+
+LOG: list[ev.Event] = in_order([
     ev.Remember(0, A, 0, "thought", "seed", PARTY.memory, 8),
     *talk(100, 1, A, B, [(A, "Come to my Valentine's party!"), (B, "Sure, I will.")]),
+    *talk(150, 9, B, C, [(B, "Hello Cy"), (C, "Hi Ben")], stored=150),
     ev.Act(200, D, "reading", CAFE + ":table", "📖", 1000),
-    *talk(200, 2, B, C, [(B, "Ann throws a valentine party at the cafe"), (C, "Nice")]),
+    # the talk's memories wait for their rating: stored at 260, an hour of game ticks after the talk
+    *talk(200, 2, B, C, [(B, "Ann throws a valentine party at the cafe"), (C, "Nice")], stored=260),
     ev.Remember(250, D, 7, "thought", "reflection", "I bet there is a Valentine party soon", 6),
     ev.Walk(300, B, CAFE + ":counter", tuple((x, 0) for x in range(61))),
     ev.Act(300, B, "having coffee", CAFE + ":counter", "☕", 900),
     ev.Act(350, D, "walking home", "the Ville:Dee's house:bedroom", "🏠", 2000),
     *talk(400, 3, E, A, [(E, "Is there a valentine party?"), (A, "hi")]),
+    ev.Converse(500, 10, B, D, 3),  # a talk begun as one of them fell asleep: logged, no line said, no tie
     ev.Act(700, A, "hosting", CAFE + ":counter", "🎉", 1200),
     ev.Act(800, C, "dropping by", CAFE + ":table", "☕", 1200),
     ev.ClockMark(1200),
-]
+])
 
 
 def test_holdings_name_who_told_whom_and_when() -> None:
@@ -54,6 +63,7 @@ def test_holdings_name_who_told_whom_and_when() -> None:
         A: (0, "seed", spread.ORIGIN), B: (100, "conversation", A), C: (200, "conversation", B),
         D: (250, "reflection", spread.SELF), E: (400, "conversation", spread.SELF)}
     assert held[C].convo == 2 and held[C].line == "Ann throws a valentine party at the cafe"
+    assert held[C].stored == 260  # heard at 200 (the talk), remembered once rated
     assert held[E].line == "Is there a valentine party?"  # E raised it: A's line does not carry it
     assert spread.cascade(held) == [(A, B, 100), (B, C, 200)]
     assert [s.who for s in spread.tellings(LOG, PARTY)] == [A, B, E]
@@ -71,8 +81,8 @@ def test_curve_counts_holders_by_each_mark_and_ends_at_the_last_tick() -> None:
 def test_gathering_counts_who_was_there_during_it_and_who_was_invited() -> None:
     got = gathering.attendance(LOG, PARTY, CLOCK, "the Ville")
     assert got is not None and (got.start, got.end) == (360, 720) and got.reached
-    # B arrives at 360 (the walk's last step); A comes at 700; D left at 350; C comes after the end.
-    assert got.came == {B: 360, A: 700}
+    # B arrives at 360 (the walk's last step); A, the host, comes at 700; D left at 350; C comes after the end.
+    assert got.came == {B: 360} and got.host_there
     assert got.invited == {B: (A, 100), C: (B, 200)}  # E asked A after the start, and A is the host
     assert got.invited_and_came == [B]
     short = gathering.attendance(LOG[:10], PARTY, CLOCK, "the Ville")
@@ -96,8 +106,10 @@ def test_densities_of_interview_and_log_graphs() -> None:
     after = network.log_graph(names, ties, LOG)
     assert network.density(before) == pytest.approx(2 * 1 / 12)
     assert sorted(map(sorted, after.edges)) == [[A, B], [B, C]]  # E is not in this run
-    assert after.edges[A, B]["talks"] == 1 and after.edges[B, C]["first_talk"] == 200
-    assert network.density(network.log_graph(names, ties, LOG, until=150)) == pytest.approx(2 / 12)
+    assert after.edges[A, B]["talks"] == 1 and after.edges[B, C]["talks"] == 2
+    assert after.edges[B, C]["first_talk"] == 150
+    assert network.density(network.log_graph(names, ties, LOG, until=149)) == pytest.approx(2 / 12)
+    assert network.density(network.log_graph(names, ties, LOG, until=150)) == pytest.approx(4 / 12)
     assert network.density(network.interview_graph([A], {})) == 0.0
 
 
@@ -120,3 +132,37 @@ def test_mean_and_confidence_interval_across_seeds() -> None:
     assert two["mean"] == pytest.approx(0.3) and two["ci95"] == pytest.approx(1.2706, abs=1e-3)
     five = report.mean_ci([1.0, 2.0, 3.0, 4.0, 5.0])
     assert five["ci95"] == pytest.approx(2.776 * (2.5 ** 0.5) / (5 ** 0.5), abs=1e-3)
+
+
+def test_cascade_plot_of_a_forest_and_of_news_that_went_nowhere(tmp_path) -> None:
+    """News raised by a resident nobody told roots a tree of its own; a loop back is not drawn."""
+    from smallville.eval import plots
+
+    at = "Tue 14 Feb 2023 15:05"
+    steps = [(A, B), (D, E), (B, C), (C, B), (E, D)]
+    fact = {"holder": A, "cascade": [{"teller": a, "told": b, "at": at} for a, b in steps]}
+    path = plots.cascade(tmp_path / "c.png", "party", fact, "#d1495b", "seed-0")
+    alone = plots.cascade(tmp_path / "alone.png", "party", {"holder": A, "cascade": []}, "#d1495b")
+    for p in (path, alone):
+        assert p.read_bytes()[:4] == b"\x89PNG" and p.stat().st_size > 5_000
+
+
+def test_a_long_memory_is_shown_around_the_news() -> None:
+    from smallville.eval.ask import excerpt
+
+    talk = "Conversation with Isabella at the cafe. " + "We talked about the weather. " * 8 + \
+        "Isabella: I am hosting a Valentine's Day party on the 14th. Maria: I will come."
+    shown = excerpt(talk, ["valentine", "party"])
+    assert len(shown) <= 160 and "Valentine's Day party" in shown and shown.startswith("…")
+    assert excerpt(talk, ["mayor"]).startswith("Conversation with Isabella") and excerpt("short", ["x"]) == "short"
+
+
+def test_fact_ids_name_files_so_they_are_checked(tmp_path) -> None:
+    from smallville.errors import MapError
+    from smallville.world.scenario import load_scenario
+
+    path = tmp_path / "s.toml"
+    path.write_text('name = "x"\n[[facts]]\nid = "../party"\nholder = "Ann Ash"\nmemory = "a valentine party"\n'
+                    'question = "?"\nevidence = ["party"]\n[relationship_question]\ntemplate = "{name}?"\n')
+    with pytest.raises(MapError, match="lower-case letters, digits"):
+        load_scenario(path, [A])

@@ -113,6 +113,14 @@ def test_saves_that_cannot_be_evaluated_give_a_clear_error(studied, tmp_path: Pa
     stranger.write_text(scenario.read_text().replace('holder = "Ada Lovelace"', 'holder = "Sam Moore"'))
     with pytest.raises(MapError, match="not a resident"):
         open_save(save, stranger)
+    nowhere = tmp_path / "nowhere.toml"
+    nowhere.write_text(scenario.read_text().replace("[relationship_question]", """[facts.gathering]
+place = "Nowhere:attic"
+start = 2023-02-13T17:00:00
+end = 2023-02-13T19:00:00
+[relationship_question]"""))
+    with pytest.raises(SaveError, match="'Nowhere:attic' is not an arena"):
+        open_save(save, nowhere)
     # a resident of the save missing from its residents file
     gone = tmp_path / "gone"
     shutil.copytree(save, gone)
@@ -132,3 +140,23 @@ def test_a_routine_run_has_nothing_to_evaluate(tmp_path: Path) -> None:
     run(settings, tmp_path / "routine", 1)
     with pytest.raises(SaveError, match="routine"):
         open_save(tmp_path / "routine")
+
+
+def test_seeds_side_by_side_against_a_server(tmp_path: Path) -> None:
+    """`--parallel 2`: two seeds in processes of their own against one OpenAI-compatible server (the fake,
+    answering like the scripted model), then the interviews through it too; a bad --parallel is refused."""
+    from smallville.bench.days import SCRIPTED
+    from smallville.inference.fake_server import FakeServerProcess
+    from smallville.inference.settings import EndpointSettings, InferenceSettings
+
+    with FakeServerProcess(latency_s=0.0, answers=SCRIPTED) as server:
+        endpoint = EndpointSettings(name="fake", base_url=server.base_url, model="fake-model",  # type: ignore[arg-type]
+                                    max_concurrency=64, timeout_s=30.0)
+        settings = agent_settings(write_town(tmp_path / "town"), InferenceSettings(endpoints=[endpoint]))
+        report = study(tmp_path / "out", settings, seeds=2, days=6 / 24, parallel=2, progress=False)
+    assert [r["name"] for r in report["runs"]] == ["seed-7", "seed-8"]
+    assert all(r["complete"] and r["phases"]["interviews_after"]["calls"] == 4 for r in report["runs"])
+    assert all(r["phases"]["interviews_after"]["tokens"] > 0 for r in report["runs"])  # the pool's accounting
+    logs = [(tmp_path / "out" / "runs" / n / "save" / "events.jsonl").read_bytes() for n in ("seed-7", "seed-8")]
+    assert logs[0] != logs[1]
+    assert main(["eval", "diffusion", "--parallel", "0", "--out", str(tmp_path / "o")]) == 2

@@ -11,7 +11,8 @@ Owns the two batched prompts and the checking of their answers:
 
 A "yes" is *verified* when a memory the resident had by then carries the fact (`Fact.carried_by`), or,
 for a name, when its persona knows the person or a memory mentions them; an unverified "yes" is counted as
-hallucinated. A "no" given while a memory carries the fact is kept apart too (held, not said). Nothing is
+hallucinated, and a yes resting only on news the resident raised itself (nobody told it) as invented. A
+"no" given while a memory carries the fact is kept apart too (held, not said). Nothing is
 written to any memory: the streams are rebuilt from the log for the moment and thrown away.
 """
 
@@ -34,7 +35,7 @@ from smallville.inference.base import Embedder, InferenceError, LanguageModel, M
 from smallville.world.residents import Resident
 from smallville.world.scenario import Scenario
 
-NEWS = Step("eval_news", max_tokens=200, temperature=0.0)
+NEWS = Step("eval_news", max_tokens=60, temperature=0.0)  # plus 90 per question (below)
 NAMES = Step("eval_names", max_tokens=120, temperature=0.0)
 PER_QUESTION = 5  # memories retrieved per question
 SHOWN = 10  # memories in a prompt at most
@@ -63,11 +64,12 @@ class Verdict:
     said: bool  # the resident said yes
     held: bool  # a memory it had carries it
     fallback: bool = False
+    own: bool = False  # it holds the fact only from what it raised itself (nobody told it)
 
     @property
     def label(self) -> str:
         if self.said:
-            return "aware" if self.held else "hallucinated"
+            return ("invented" if self.own else "aware") if self.held else "hallucinated"
         return "held_not_said" if self.held else "unaware"
 
     def to_dict(self) -> dict[str, Any]:
@@ -121,6 +123,21 @@ async def interview_resident(lm: LanguageModel, embedder: Embedder, resident: Re
     return result
 
 
+def excerpt(text: str, words: Sequence[str], width: int = 160) -> str:
+    """A long memory (a talk's transcript) cut to `width` characters around the first of `words` it
+    contains, so the line that mattered is what the model sees; else its beginning."""
+    text = " ".join(text.split())
+    if len(text) <= width:
+        return text
+    lower = text.lower()
+    found = [i for w in words if (i := lower.find(w)) >= 0]
+    if not found:
+        return text[: width - 1] + "…"
+    start = max(0, min(found) - width // 3)
+    cut = text[start:start + width - 2]
+    return ("…" if start else "") + cut + ("…" if start + width - 2 < len(text) else "")
+
+
 async def _recall(embedder: Embedder, stream: MemoryStream, questions: Sequence[str], tick: int,
                   weights: RetrievalWeights) -> list[str]:
     if not len(stream):
@@ -143,8 +160,9 @@ async def _ask_news(lm: LanguageModel, embedder: Embedder, resident: Resident, s
     questions = [f.question for f in scenario.facts]
     if not questions:
         return
-    recalled = await _recall(embedder, stream, questions, tick, weights)
-    user = [f"What you remember:\n{numbered(recalled, 160)}" if recalled else "You remember nothing about it.",
+    words = [w for f in scenario.facts for w in f.evidence]
+    recalled = [excerpt(t, words) for t in await _recall(embedder, stream, questions, tick, weights)]
+    user = [f"What you remember:\n{numbered(recalled, 170)}" if recalled else "You remember nothing about it.",
             "Someone asks you:", numbered(questions, 200),
             "Answer each question in order, in one or two sentences, using only what you remember, and say "
             "whether you had heard of it (yes or no)."]
@@ -160,7 +178,8 @@ async def _ask_news(lm: LanguageModel, embedder: Embedder, resident: Resident, s
         count_fallback(NEWS.name, "no usable answer")
         return model(answers=[NewsAnswer(answer="I am not sure.", heard="no") for _ in questions])
 
-    got, status = await ask(lm, NEWS, [Message("system", persona(resident)), Message("user", "\n".join(user))],
+    step = Step(NEWS.name, NEWS.max_tokens + 90 * len(questions), NEWS.temperature)  # room for every answer
+    got, status = await ask(lm, step, [Message("system", persona(resident)), Message("user", "\n".join(user))],
                             model, check, fallback, seed=seed)
     for fact, (answer, said) in zip(scenario.facts, got, strict=True):
         held = any(fact.carried_by(m.text) for m in memories)

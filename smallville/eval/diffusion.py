@@ -11,6 +11,7 @@ writing the report are `eval/study.py`'s.
 from __future__ import annotations
 
 import asyncio
+import shlex
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,7 +56,7 @@ class Opened:
     def replay(self, tick: int) -> str:
         """The command that shows this moment of the run."""
         minutes = (tick - self.first) * self.clock.tick_seconds // 60
-        return f"smallville replay {self.save.root} --at {minutes // 60}:{minutes % 60:02d} --paused"
+        return f"smallville replay {shlex.quote(str(self.save.root))} --at {minutes // 60}:{minutes % 60:02d} --paused"
 
 
 def open_save(save_dir: Path, scenario_path: Path | None = None) -> Opened:
@@ -96,6 +97,25 @@ def open_save(save_dir: Path, scenario_path: Path | None = None) -> Opened:
     return opened
 
 
+def check_scenario(settings: Settings, given: Path | None) -> Scenario:
+    """Before any run: the scenario a study would seed and ask, checked against the configured town
+    (residents, and the gatherings' places on its map), so a mistake costs no game day."""
+    from smallville.runner import load
+
+    world = load(settings)
+    names = [r.name for r in world.residents]
+    scenario = _scenario(settings, names, given, Path(settings.town.residents))
+    for fact in scenario.facts:
+        if fact.gathering is None:
+            continue
+        try:
+            world.town.lookup(f"{world.town.world}:{fact.gathering.place}")
+        except KeyError:
+            raise SaveError(given or settings.agents.scenario, f"fact {fact.id!r}: the gathering place "
+                            f"{fact.gathering.place!r} is not an arena of {world.town.world!r}") from None
+    return scenario
+
+
 def _scenario(settings: Settings, names: list[str], given: Path | None, where: Path) -> Scenario:
     if given is not None:
         return load_scenario(given, names)
@@ -108,23 +128,26 @@ def _scenario(settings: Settings, names: list[str], given: Path | None, where: P
 
 
 def _check_places(opened: Opened) -> None:
-    """A gathering must be a place of the run's map (a scenario of another town is an error here)."""
+    """The run's map: a note if it changed since the run; a gathering must be one of its arenas (a
+    scenario of another town is an error here)."""
     from smallville.world.town import load_town
 
-    gatherings = [f for f in opened.scenario.facts if f.gathering is not None]
-    if not gatherings:
-        return
     map_path = resolve_path(opened.save.manifest.get("map", {}).get("path") or opened.settings.town.map)
     try:
         town = load_town(map_path)
     except (SmallvilleError, OSError) as exc:
         raise SaveError(opened.save.root / "manifest.json", f"the run's map cannot be read: {exc}") from None
-    for fact in gatherings:
+    if town.data.sha256 != opened.save.manifest.get("map", {}).get("sha256"):
+        opened.notes.append(f"the map {map_path} has changed since this run (or the run was made on another "
+                            "map): places are checked against the file as it is now")
+    for fact in opened.scenario.facts:
+        if fact.gathering is None:
+            continue
         try:
-            town.lookup(f"{town.world}:{fact.gathering.place}")  # type: ignore[union-attr]
+            town.lookup(f"{town.world}:{fact.gathering.place}")
         except KeyError:
             raise SaveError(opened.save.root / "manifest.json",
-                            f"fact {fact.id!r}: the gathering place {fact.gathering.place!r} is not an arena of "  # type: ignore[union-attr]
+                            f"fact {fact.id!r}: the gathering place {fact.gathering.place!r} is not an arena of "
                             f"the run's town {town.world!r}") from None
 
 
@@ -179,36 +202,43 @@ async def interview_all(opened: Opened, lm: Any, embedder: Any, tick: int) -> li
     return list(await asyncio.gather(*jobs))
 
 
-def interview_figures(opened: Opened, moments: dict[str, list[Interviewed]]) -> dict[str, Any]:
-    """Shares aware (said yes and a memory carries it), hallucinations, and the interview graphs."""
+def interview_figures(opened: Opened, moments: dict[str, list[Interviewed]],
+                      holders: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Shares aware (said yes and a memory carries it, told by someone), hallucinations, inventions (the
+    log's `holders` say who raised a fact unprompted) and the interview graphs."""
     n = len(opened.names)
     out: dict[str, Any] = {"facts": {}, "graphs": {}}
     for fact in opened.scenario.facts:
         row: dict[str, Any] = {}
+        raised = {w: h["t"] for w, h in (holders or {}).get(fact.id, {}).items() if h["source"] == spread.SELF}
         for moment, answers in moments.items():
+            for r in answers:
+                if fact.id in r.facts and r.who in raised and raised[r.who] <= r.tick:
+                    r.facts[fact.id].own = True
             labels = [r.facts[fact.id].label for r in answers if fact.id in r.facts]
             row[f"aware_{_end(moment)}"] = round(labels.count("aware") / n, 4)
             row[f"aware_{_end(moment)}_n"] = labels.count("aware")
-            row[f"said_yes_{_end(moment)}"] = labels.count("aware") + labels.count("hallucinated")
+            row[f"said_yes_{_end(moment)}"] = sum(labels.count(k) for k in ("aware", "hallucinated", "invented"))
             row[f"hallucinated_{_end(moment)}"] = labels.count("hallucinated")
+            row[f"invented_{_end(moment)}"] = labels.count("invented")
             row[f"held_not_said_{_end(moment)}"] = labels.count("held_not_said")
         out["facts"][fact.id] = row
-    said = halluc = 0
     for moment, answers in moments.items():
         knows = {r.who: r.knows() for r in answers}
         loose = {r.who: {o for o, v in r.people.items() if v.said} for r in answers}
-        for r in answers:
-            said += sum(v.said for v in r.people.values())
-            halluc += sum(v.label == "hallucinated" for v in r.people.values())
+        said = sum(v.said for r in answers for v in r.people.values())
+        halluc = sum(v.label == "hallucinated" for r in answers for v in r.people.values())
+        out[f"relationship_yes_{moment}"] = said
+        out[f"relationship_hallucinated_{moment}"] = halluc
+        out[f"relationship_hallucination_rate_{moment}"] = round(halluc / said, 4) if said else 0.0
         mutual = network.interview_graph(opened.names, knows)
         out["graphs"][f"interview_{moment}"] = mutual
         out[f"density_{moment}"] = round(network.density(mutual), 4)
         out[f"density_either_{moment}"] = round(network.density(network.interview_graph(opened.names, knows,
                                                                                          mutual=False)), 4)
         out[f"density_said_{moment}"] = round(network.density(network.interview_graph(opened.names, loose)), 4)
-    out["relationship_yes"] = said
-    out["relationship_hallucinated"] = halluc
-    out["relationship_hallucination_rate"] = round(halluc / said, 4) if said else 0.0
+    # the paper's 1.3% is of the answers at the end
+    out["relationship_hallucination_rate"] = out.get("relationship_hallucination_rate_after", 0.0)
     # calls answered by the default (every verdict of a call shares its flag: count one per call)
     out["fallback_calls"] = sum(any(v.fallback for v in group.values()) for answers in moments.values()
                                 for r in answers for group in (r.facts, r.people) if group)

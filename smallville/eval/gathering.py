@@ -1,6 +1,7 @@
 """Who came to a gathering a fact announces (Isabella's party), and who had been invited, from the log.
 
-Owns attendance: a resident was there if it stood in the gathering's arena at some tick of its time.
+Owns attendance: a guest came if it stood in the gathering's arena at some tick of its time (the fact's
+holder is the host, not a guest: `host_there` says whether it was there).
 Where a resident is comes from its `act` events (each lasts until the next one) and, when it had to walk
 there, from its `walk` (it is there from the walk's last step). Invitations are the lines that carry the
 fact, said to someone before the gathering starts: the paper's "invited".
@@ -23,7 +24,8 @@ class Attendance:
     start: int  # ticks
     end: int
     reached: bool  # whether the log goes as far as the gathering's end
-    came: dict[str, int] = field(default_factory=dict)  # resident -> first tick seen there
+    came: dict[str, int] = field(default_factory=dict)  # guest -> first tick seen there
+    host_there: bool = False
     invited: dict[str, tuple[str, int]] = field(default_factory=dict)  # resident -> (by whom, tick)
 
     @property
@@ -32,6 +34,7 @@ class Attendance:
 
     def to_dict(self) -> dict[str, Any]:
         return {"place": self.place, "start": self.start, "end": self.end, "reached": self.reached,
+                "host_there": self.host_there,
                 "came": dict(sorted(self.came.items())),
                 "invited": {k: {"by": by, "t": t} for k, (by, t) in sorted(self.invited.items())},
                 "invited_and_came": self.invited_and_came}
@@ -70,4 +73,5 @@ def attendance(events: Sequence[ev.Event], fact: Fact, clock: Clock, world: str)
     last = events[-1].t + 1 if events else 0
     for who in list(here):
         leave(who, last)
+    result.host_there = result.came.pop(fact.holder, None) is not None
     return result

@@ -48,9 +48,11 @@ def persona_ties(residents: Iterable[Resident], names: Sequence[str]) -> dict[st
             if r.name in present}
 
 
-def log_graph(names: Sequence[str], start_ties: Mapping[str, Iterable[str]], events: Iterable[ev.Event],
+def log_graph(names: Sequence[str], start_ties: Mapping[str, Iterable[str]], events: Sequence[ev.Event],
               until: int | None = None) -> nx.Graph:
-    """Persona acquaintances (either side naming the other) plus every conversation held by `until`."""
+    """Persona acquaintances (either side naming the other) plus every conversation held by `until` (one in
+    which a line was said: a talk cut off by sleep before it began is no tie)."""
+    said = {e.convo for e in events if isinstance(e, ev.Say)}
     graph = nx.Graph()
     graph.add_nodes_from(names)
     for a, others in start_ties.items():
@@ -60,7 +62,7 @@ def log_graph(names: Sequence[str], start_ties: Mapping[str, Iterable[str]], eve
     for e in events:
         if until is not None and e.t > until:
             break
-        if isinstance(e, ev.Converse) and e.lines and e.who in graph and e.to in graph:
+        if isinstance(e, ev.Converse) and e.convo in said and e.who in graph and e.to in graph:
             if graph.has_edge(e.who, e.to):
                 data = graph.edges[e.who, e.to]
                 data["talks"] = data.get("talks", 0) + 1

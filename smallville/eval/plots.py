@@ -28,7 +28,8 @@ def draw_all(out: Path, runs: list[dict[str, Any]], graphs: list[dict[str, Any]]
     written.append(network_pair(out / "network.png", graph[f"{kind}_before"], graph[f"{kind}_after"],
                                 first, kind))
     for i, (fid, fact) in enumerate(first["facts"].items()):
-        written.append(cascade(out / f"cascade-{fid}.png", fid, fact, COLOURS[i % len(COLOURS)]))
+        written.append(cascade(out / f"cascade-{fid}.png", fid, fact, COLOURS[i % len(COLOURS)],
+                               f"{first['name']}: {Path(first['save']).name}"))
     return written
 
 
@@ -55,7 +56,8 @@ def awareness(path: Path, runs: list[dict[str, Any]]) -> Path:
     ax.set_ylim(0, 1)
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left", fontsize=8)
-    ax.set_title("Who has heard the news")
+    saves = ", ".join(Path(r["save"]).name for r in runs[:3]) + (", ..." if len(runs) > 3 else "")
+    ax.set_title(f"Who has heard the news ({saves})", fontsize=10)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
@@ -84,54 +86,65 @@ def network_pair(path: Path, before: nx.Graph, after: nx.Graph, run: dict[str, A
         ax.set_xlim(-1.35, 1.35)
         ax.set_ylim(-1.25, 1.25)
     how = "both say they know each other" if kind == "interview" else "persona acquaintances and conversations"
-    fig.suptitle(f"Who knows whom ({how})")
+    fig.suptitle(f"Who knows whom ({how}); {run['name']}: {run['from']} to {run['to']}")
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
     return path
 
 
-def _tree_layout(tree: nx.DiGraph, root: str) -> dict[str, tuple[float, float]]:
-    """Depth down the page, each subtree given width in proportion to its leaves."""
+def _tree_layout(tree: nx.DiGraph, roots: list[str]) -> dict[str, tuple[float, float]]:
+    """Depth down the page, each subtree given width in proportion to its leaves; the trees of several
+    roots side by side (the holder's first)."""
     pos: dict[str, tuple[float, float]] = {}
 
     def leaves(n: str) -> int:
-        kids = list(tree.successors(n))
-        return max(1, sum(leaves(k) for k in kids))
+        return max(1, sum(leaves(k) for k in tree.successors(n)))
 
     def place(n: str, left: float, depth: int) -> None:
-        width = leaves(n)
-        pos[n] = (left + width / 2, -depth)
+        pos[n] = (left + leaves(n) / 2, -depth)
         x = left
         for kid in sorted(tree.successors(n)):
             place(kid, x, depth + 1)
             x += leaves(kid)
 
-    place(root, 0.0, 0)
+    left = 0.0
+    for root in roots:
+        place(root, left, 0)
+        left += leaves(root)
     return pos
 
 
-def cascade(path: Path, fid: str, fact: dict[str, Any], colour: str) -> Path:
+def cascade(path: Path, fid: str, fact: dict[str, Any], colour: str, where: str = "") -> Path:
     tree = nx.DiGraph()
     tree.add_node(fact["holder"])
     when = {}
     for step in fact["cascade"]:
-        if step["told"] not in tree:  # a tree: each resident told once (the first time counts)
-            tree.add_edge(step["teller"], step["told"])
-            parts = step["at"].split()
-            when[(step["teller"], step["told"])] = f"{parts[0]} {parts[-1]}"  # 'Tue 15:05'
-    pos = _tree_layout(tree, fact["holder"])
+        teller, told = step["teller"], step["told"]
+        # a forest: each resident told once (the first time counts), no arc back into a teller's own past
+        if told == fact["holder"] or (told in tree and tree.in_degree(told) > 0):
+            continue
+        if teller in tree and told in tree and nx.has_path(tree, told, teller):
+            continue
+        tree.add_edge(teller, told)
+        parts = step["at"].split()
+        when[(teller, told)] = f"{parts[0]} {parts[-1]}"  # 'Tue 15:05'
+    # residents who passed it on without anyone telling them (they raised it) root trees of their own
+    roots = [fact["holder"], *sorted(n for n in tree.nodes if n != fact["holder"] and tree.in_degree(n) == 0)]
+    pos = _tree_layout(tree, roots)
     width = max(6.0, 1.4 * max((x for x, _ in pos.values()), default=1))
     fig, ax = plt.subplots(figsize=(min(width, 18), 2 + 1.3 * (1 - min(y for _, y in pos.values()))), dpi=110)
     nx.draw_networkx_edges(tree, pos, ax=ax, arrows=True, edge_color="#555555", arrowsize=12)
     nx.draw_networkx_nodes(tree, pos, ax=ax, node_color=colour, node_size=220)
     for n, (x, y) in pos.items():
-        ax.annotate(_short(n), (x, y), xytext=(9, 0), textcoords="offset points", fontsize=8, va="center")
+        label = _short(n) + (" (raised it)" if n in roots[1:] else "")
+        ax.annotate(label, (x, y), xytext=(9, 0), textcoords="offset points", fontsize=8, va="center")
     nx.draw_networkx_edge_labels(tree, pos, edge_labels=when, ax=ax, font_size=6)
     ax.margins(0.15, 0.2)
-    told = tree.number_of_nodes() - 1
-    ax.set_title(f"{fid}: who told whom ({told} told, from {fact['holder']})"
-                 if told else f"{fid}: {fact['holder']} told no one")
+    told = tree.number_of_edges()
+    title = f"{fid}: who told whom ({told} told, from {fact['holder']})" if told else \
+        f"{fid}: {fact['holder']} told no one"
+    ax.set_title(f"{title}\n{where}" if where else title, fontsize=10)
     ax.set_axis_off()
     fig.tight_layout()
     fig.savefig(path)

@@ -33,38 +33,55 @@ class Holding:
     """When and how one resident came to hold one fact."""
 
     who: str
-    t: int  # the tick of the first memory carrying it
+    t: int  # when it heard it: the talk's start for a conversation, else when the memory was stored
     memory: int  # that memory's id in the resident's stream
     tag: str  # the memory's tag: seed, conversation, observation, ...
     source: str  # who passed it on (see the module's docstring)
     convo: int | None = None  # the conversation it came through, if one
     line: str = ""  # the line that carried it, if one did
+    stored: int = -1  # when the memory was stored (a talk's memory waits for its rating)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
 class TalkIndex:
-    """The conversations of a log: which conversation a `conversation` memory records, and its lines."""
+    """The conversations of a log that were held (a start with at least one line said: a talk cut off by
+    sleep is logged as started but has no lines and leaves no memory), their lines, and which of them each
+    `conversation` memory records.
 
-    def __init__(self, events: Iterable[ev.Event]):
-        self.started: dict[tuple[frozenset[str], int], int] = {}
+    A memory is stored when it is rated, which can be hours after the talk, so it is matched by order: the
+    k-th conversation memory a resident keeps of another is of their k-th talk (each held talk leaves one
+    memory on each side, kept in the order the talks happened)."""
+
+    def __init__(self, events: Sequence[ev.Event]):
         self.lines: dict[int, list[ev.Say]] = defaultdict(list)
         for e in events:
-            if isinstance(e, ev.Converse) and e.lines:
-                self.started[(frozenset((e.who, e.to)), e.t)] = e.convo
-            elif isinstance(e, ev.Say):
+            if isinstance(e, ev.Say):
                 self.lines[e.convo].append(e)
+        self.held: list[ev.Converse] = [e for e in events if isinstance(e, ev.Converse) and self.lines.get(e.convo)]
+        by_pair: dict[frozenset[str], list[ev.Converse]] = defaultdict(list)
+        for c in self.held:
+            by_pair[frozenset((c.who, c.to))].append(c)
+        self._of: dict[tuple[str, int], ev.Converse] = {}
+        kept: dict[tuple[str, str], int] = defaultdict(int)
+        for e in events:
+            if isinstance(e, ev.Remember) and e.tag == "conversation" and e.subject is not None:
+                k = kept[(e.who, e.subject)]
+                kept[(e.who, e.subject)] += 1
+                talks = by_pair.get(frozenset((e.who, e.subject)), [])
+                if k < len(talks) and talks[k].t <= e.t:
+                    self._of[(e.who, e.id)] = talks[k]
 
-    def convo_of(self, memory: ev.Remember) -> int | None:
-        """The conversation a `conversation` memory records (both memories are made the tick it starts)."""
-        if memory.subject is None:
-            return None
-        return self.started.get((frozenset((memory.who, memory.subject)), memory.t))
+    def convo_of(self, memory: ev.Remember) -> tuple[int, int] | None:
+        """(start tick, id) of the conversation a `conversation` memory records, if it is known."""
+        talk = self._of.get((memory.who, memory.id))
+        return (talk.t, talk.convo) if talk else None
 
 
 def holdings(events: Sequence[ev.Event], fact: Fact, talks: TalkIndex | None = None) -> dict[str, Holding]:
-    """Each resident that came to hold `fact`, with the first memory that carries it."""
+    """Each resident that came to hold `fact`, with the first memory that carries it (the first stored:
+    memories are stored in the order residents come to have them)."""
     talks = talks or TalkIndex(events)
     held: dict[str, Holding] = {}
     for e in events:
@@ -75,11 +92,15 @@ def holdings(events: Sequence[ev.Event], fact: Fact, talks: TalkIndex | None = N
 
 
 def _holding(memory: ev.Remember, fact: Fact, talks: TalkIndex) -> Holding:
-    base = {"who": memory.who, "t": memory.t, "memory": memory.id, "tag": memory.tag}
+    base: dict[str, Any] = {"who": memory.who, "t": memory.t, "memory": memory.id, "tag": memory.tag,
+                            "stored": memory.t}
     if memory.tag == "seed":
         return Holding(**base, source=ORIGIN)
     if memory.tag == "conversation":
-        convo = talks.convo_of(memory)
+        found = talks.convo_of(memory)
+        convo = found[1] if found else None
+        if found:
+            base["t"] = found[0]
         carrying = [s for s in talks.lines.get(convo, []) if fact.carried_by(s.text)] if convo is not None else []
         partner = memory.subject or UNKNOWN
         if not carrying:

@@ -20,7 +20,6 @@ from typing import Any
 from smallville.config import Settings
 from smallville.eval import diffusion
 from smallville.eval.ask import Interviewed
-from smallville.persist.save import Save
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +68,7 @@ def evaluate(save_dir: Path, report_dir: Path, settings: Settings, *, scenario: 
     if interviews:
         report_dir.mkdir(parents=True, exist_ok=True)
         answers = asyncio.run(_interview(opened, moments, report_dir, settings, phases, lm, embedder))
-        figures = diffusion.interview_figures(opened, answers)
+        figures = diffusion.interview_figures(opened, answers, {fid: f["holders"] for fid, f in facts.items()})
         for fid, row in figures.pop("facts").items():
             facts[fid].update(row)
         graphs.update(figures.pop("graphs"))
@@ -103,9 +102,12 @@ async def _interview(opened: diffusion.Opened, moments: dict[str, int], report_d
 
 
 def study(out: Path, settings: Settings, *, saves: list[Path] | None = None, seeds: int = 1, days: float = 2.0,
-          scenario: Path | None = None, interviews: bool = True, progress: bool = True,
+          scenario: Path | None = None, interviews: bool = True, progress: bool = True, parallel: int = 1,
           **models: Any) -> dict[str, Any]:
-    """Run (unless `saves` are given) and evaluate; write the report into `out`; return report.json's dict."""
+    """Run (unless `saves` are given) and evaluate; write the report into `out`; return report.json's dict.
+
+    `parallel` > 1 runs that many seeds side by side, each in a process of its own (for servers that take
+    many requests at once; on the embedded model each process starts its own server on the same cores)."""
     from smallville.eval import report
 
     out.mkdir(parents=True, exist_ok=True)
@@ -113,14 +115,17 @@ def study(out: Path, settings: Settings, *, saves: list[Path] | None = None, see
     if saves:
         runs = [(f"{i + 1:02d}-{Path(s).resolve().name}", Path(s)) for i, s in enumerate(saves)]
         for _, s in runs:
-            Save.open(s)  # a missing or corrupt save stops the study before any work
+            diffusion.open_save(s, scenario)  # any save that cannot be evaluated stops the study before any call
     else:
+        diffusion.check_scenario(settings, scenario)  # a mistake found now costs no game day
         first = settings.sim.seed
-        for seed in range(first, first + seeds):
-            save_dir = out / "runs" / f"seed-{seed}" / "save"
-            log.info("seed %d: %g game days -> %s", seed, days, save_dir)
-            run_seed(settings, seed, days, save_dir, scenario=scenario, progress=progress, **models)
-            runs.append((f"seed-{seed}", save_dir))
+        runs = [(f"seed-{seed}", out / "runs" / f"seed-{seed}" / "save") for seed in range(first, first + seeds)]
+        if parallel > 1 and len(runs) > 1 and not models:
+            _side_by_side(settings, runs, first, days, scenario, parallel)
+        else:
+            for i, (_, save_dir) in enumerate(runs):
+                log.info("seed %d: %g game days -> %s", first + i, days, save_dir)
+                run_seed(settings, first + i, days, save_dir, scenario=scenario, progress=progress, **models)
     results, graphs = [], []
     for name, save_dir in runs:
         run, graph = evaluate(save_dir, out / "runs" / name, settings, scenario=scenario, interviews=interviews,
@@ -129,3 +134,18 @@ def study(out: Path, settings: Settings, *, saves: list[Path] | None = None, see
         results.append(run)
         graphs.append(graph)
     return report.write(out, results, graphs)
+
+
+def _side_by_side(settings: Settings, runs: list[tuple[str, Path]], first: int, days: float,
+                  scenario: Path | None, parallel: int) -> None:
+    """Seeds in processes of their own ('spawn': a fork of a process with model threads can hang)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=parallel, mp_context=context) as pool:
+        futures = [pool.submit(run_seed, settings, first + i, days, save_dir, scenario=scenario, progress=False)
+                   for i, (_, save_dir) in enumerate(runs)]
+        for (name, save_dir), future in zip(runs, futures, strict=True):
+            future.result()  # a failed run raises here, with its reason
+            log.info("%s finished: %s", name, save_dir)

@@ -21,6 +21,7 @@ from smallville.world.datafile import read_data_file
 from smallville.world.residents import Resident
 
 _WORD = re.compile(r"[a-z0-9]+")
+_ID = re.compile(r"[a-z0-9_-]{1,40}")
 
 
 def _words(text: str) -> set[str]:
@@ -98,6 +99,9 @@ def load_scenario(path: Path | str, residents: Iterable[Resident | str]) -> Scen
         place = f"fact {fact.id!r}"
         if fact.id in seen:
             raise MapError(path, "appears twice (fact ids must be unique)", place=place)
+        if not _ID.fullmatch(fact.id):
+            raise MapError(path, "the id must be lower-case letters, digits, '-' or '_' (it names report files)",
+                           place=place)
         seen.add(fact.id)
         if fact.holder not in names:
             raise MapError(path, f"holder {fact.holder!r} is not a resident", place=place)
