@@ -346,7 +346,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", action="store_true")
     bench.add_argument("--quick", action="store_true", help="fewer repetitions (for smoke tests)")
     bench.add_argument("--embedded-day", action="store_true",
-                       help="agents: also a whole day on the embedded model (about an hour on 2 cores)")
+                       help="agents: also a whole day on the embedded model (about 25 minutes on 2 cores)")
     bench.add_argument("--no-days", action="store_true", help="agents: only retrieval, no whole game days")
     bench.add_argument("--save", help="viewer: measure the replay of this save (default: a routine 2-day run)")
     bench.set_defaults(func=cmd_bench)

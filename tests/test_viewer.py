@@ -130,6 +130,10 @@ def test_the_replay_window_plays_seeks_selects_follows_and_saves_screenshots(mor
     assert viewer.show_help
     viewer.frame([key(pygame.K_ESCAPE), key(pygame.K_ESCAPE), key(pygame.K_ESCAPE)], 0.016)
     assert not viewer.running  # help, then the inspector, then the window
+    # A window opened again after pygame.quit() (the CLI and the benchmark do this) draws with fresh fonts.
+    pygame.quit()
+    again = Viewer(ReplaySource.open(morning))
+    assert again.frame([], 0.016).get_size() == (1280, 720)
 
 
 def test_a_save_that_cannot_be_replayed_says_why(tmp_path: Path, morning: Path) -> None:

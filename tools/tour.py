@@ -2,10 +2,11 @@
 
     .venv/bin/python tools/tour.py SAVE_DIR [--out docs/screenshots] [--no-chat]
 
-Drives the replay window with SDL's dummy video driver (no display needed): the whole town at midday, a
-close view of a conversation with its speech bubbles, the inspector on the resident with the most
-reflections, an interview with that resident as of that moment (asked of the run's configured model, or
-the embedded one; `--no-chat` skips it), and the help overlay. Prints each file written.
+Drives the replay window with SDL's dummy video driver (no display needed): the town at midday where most
+residents are up and about, a close view of a conversation with its speech bubbles, the inspector on the
+party's host at 6 pm (the resident with the most reflections if the save has no such scenario), an
+interview with that resident as of that moment (asked of the run's configured model, or the embedded
+one; `--no-chat` skips it), and the help overlay. Prints each file written.
 """
 
 from __future__ import annotations
@@ -59,6 +60,9 @@ def main() -> int:
     viewer = Viewer(source, start=min(noon, source.last))
 
     viewer.camera.zoom_index = 1
+    up = [f.point(viewer.at) for f in viewer.scene.figures.values() if f.action and f.action != "sleeping"]
+    if up:  # where the town is awake: the middle of the residents not in bed
+        viewer.camera.look_at(sum(x for x, _ in up) / len(up) * 16, sum(y for _, y in up) / len(up) * 16)
     viewer.camera.clamp()
     shot(viewer, out, "overview")
 
@@ -72,13 +76,15 @@ def main() -> int:
         centre_on(viewer, line.who)
         shot(viewer, out, "conversation")
 
-    # The resident with the most reflections, an hour after their latest.
+    # The party's host (whose news the chat asks about) at 6 pm, else the resident with the most reflections.
     reflections: dict[str, list[Remember]] = {}
     for e in events:
         if isinstance(e, Remember) and e.tag == "reflection":
             reflections.setdefault(e.who, []).append(e)
-    who = max(reflections, key=lambda n: len(reflections[n])) if reflections else source.names[0]
-    moment = min(reflections[who][-1].t + source.clock.ticks(60), source.last) if reflections else noon
+    host = "Isabella Rodriguez"
+    who = host if host in source.names else \
+        max(reflections, key=lambda n: len(reflections[n])) if reflections else source.names[0]
+    moment = min(source.first + source.clock.ticks(18 * 60), source.last)
     viewer.go_to(moment)
     viewer.select(who)
     viewer.camera.zoom_index = 4

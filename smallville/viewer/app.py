@@ -28,7 +28,7 @@ from smallville.viewer.chat import HEIGHT as CHAT_H
 from smallville.viewer.chat import ChatBox
 from smallville.viewer.inspector import WIDTH as PANEL_W
 from smallville.viewer.inspector import Inspector
-from smallville.viewer.render import TownRenderer, load_map_surface
+from smallville.viewer.render import TownRenderer, font, load_map_surface, text
 from smallville.viewer.sources import LiveSource, ReplaySource
 
 log = logging.getLogger(__name__)
@@ -52,8 +52,11 @@ _NO_KEYS = _NoKeys()
 class Viewer:
     def __init__(self, source: ReplaySource | LiveSource, size: tuple[int, int] = SIZE, *,
                  start: int | None = None, speed_index: int = 3):
-        if not pygame.get_init():
+        if not pygame.get_init() or not pygame.font.get_init():
             pygame.init()
+            # fonts and labels cached before a pygame.quit() point at freed memory (a segfault if drawn)
+            font.cache_clear()
+            text.cache_clear()
         self.live = isinstance(source, LiveSource)
         self.screen = pygame.display.set_mode(size, pygame.RESIZABLE)
         pygame.display.set_caption(f"smallville: {'live' if self.live else 'replay'} {source.save.root}")

@@ -4,8 +4,8 @@ Owns the reducer that both the live window and the replay use (ARCHITECTURE: the
 same way, give the same picture): where each resident stands and which way it faces (from `spawned` and
 `walk`, whose paths say where a walker is at every tick), what it is doing (`act`: the action, its emoji
 and place), what it says (`say`, shown as a speech bubble for a few game minutes), whom it talks to, and
-the state of objects in use. `Timeline` keeps a copy of the scene every game hour of a save so that a
-jump to any moment folds at most an hour of events.
+the state of objects in use. `Timeline` keeps a copy of the scene at a fixed interval of a save (the
+replay's: every 30 game minutes) so that a jump to any moment folds at most that much of the log.
 """
 
 from __future__ import annotations
