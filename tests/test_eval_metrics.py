@@ -166,3 +166,40 @@ def test_fact_ids_name_files_so_they_are_checked(tmp_path) -> None:
                     'question = "?"\nevidence = ["party"]\n[relationship_question]\ntemplate = "{name}?"\n')
     with pytest.raises(MapError, match="lower-case letters, digits"):
         load_scenario(path, [A])
+
+
+def test_an_answer_that_says_yes_outright_wins_over_a_contradicting_label() -> None:
+    """A small model labelled its own "yes" as "no" (seen on the embedded model): the answer is what the
+    resident said, so it counts as a yes, and the relabelling is recorded."""
+    import asyncio
+    import json as json_
+
+    import numpy as np
+
+    from smallville.agents.memory import PAPER_WEIGHTS
+    from smallville.eval.ask import interview_resident, stated
+    from smallville.world.scenario import RelationshipQuestion, Scenario
+
+    class Contrary:
+        async def complete_model(self, messages, answer_model, options):
+            if answer_model.__name__ == "NewsAnswers":
+                raw = {"answers": [{"answer": "Yes, Ann told me.", "heard": "no"}]}
+            else:
+                raw = {"known": [1]}
+            return answer_model.model_validate_json(json_.dumps(raw))
+
+    class Flat:
+        dim = 4
+
+        async def embed(self, texts):
+            return np.ones((len(texts), 4), dtype=np.float32) / 2
+
+    scenario = Scenario(name="s", facts=[PARTY], relationship_question=RelationshipQuestion(template="{name}?"))
+    ben = Resident(name=B, age=30, home=("h", "a"), spawn=(0, 0), relationships={A: "friend"})
+    memories = [e for e in LOG if isinstance(e, ev.Remember) and e.who == B]
+    got = asyncio.run(interview_resident(Contrary(), Flat(), ben, scenario, memories, [], [A, B], 600, 10,
+                                         PAPER_WEIGHTS))
+    verdict = got.facts["party"]
+    assert verdict.said and verdict.relabelled and verdict.label == "aware"
+    assert got.people[A].label == "aware"  # his persona knows Ann
+    assert stated("2. No.") is False and stated("Nobody told me") is None and stated("1. Yes.") is True

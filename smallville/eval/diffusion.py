@@ -173,7 +173,8 @@ def read_log(opened: Opened, hour_ticks: int) -> dict[str, Any]:
                         for a, b, t in edges],
             "spontaneous": sorted(w for w, h in held.items() if h.source == spread.SELF),
             "lines": len(spread.tellings(opened.events, fact)),
-            "gathering": came.to_dict() if came else None,
+            "gathering": {**came.to_dict(), "at": opened.clock.label(came.start), "replay": opened.replay(came.start)}
+            if came else None,
         }
     ties = network.persona_ties(opened.personas.values(), opened.names)
     before = network.log_graph(opened.names, ties, [], None)
@@ -221,6 +222,7 @@ def interview_figures(opened: Opened, moments: dict[str, list[Interviewed]],
             row[f"said_yes_{_end(moment)}"] = sum(labels.count(k) for k in ("aware", "hallucinated", "invented"))
             row[f"hallucinated_{_end(moment)}"] = labels.count("hallucinated")
             row[f"invented_{_end(moment)}"] = labels.count("invented")
+            row[f"relabelled_{_end(moment)}"] = sum(r.facts[fact.id].relabelled for r in answers if fact.id in r.facts)
             row[f"held_not_said_{_end(moment)}"] = labels.count("held_not_said")
         out["facts"][fact.id] = row
     for moment, answers in moments.items():

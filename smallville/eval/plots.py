@@ -29,7 +29,7 @@ def draw_all(out: Path, runs: list[dict[str, Any]], graphs: list[dict[str, Any]]
                                 first, kind))
     for i, (fid, fact) in enumerate(first["facts"].items()):
         written.append(cascade(out / f"cascade-{fid}.png", fid, fact, COLOURS[i % len(COLOURS)],
-                               f"{first['name']}: {Path(first['save']).name}"))
+                               f"{first['name']}: {first['from']} to {first['to']}"))
     return written
 
 
@@ -56,7 +56,7 @@ def awareness(path: Path, runs: list[dict[str, Any]]) -> Path:
     ax.set_ylim(0, 1)
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left", fontsize=8)
-    saves = ", ".join(Path(r["save"]).name for r in runs[:3]) + (", ..." if len(runs) > 3 else "")
+    saves = ", ".join(r.get("name") or Path(r["save"]).name for r in runs[:3]) + (", ..." if len(runs) > 3 else "")
     ax.set_title(f"Who has heard the news ({saves})", fontsize=10)
     fig.tight_layout()
     fig.savefig(path)

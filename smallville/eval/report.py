@@ -147,7 +147,7 @@ def summary(report: dict[str, Any]) -> str:
                 reached = "" if came["reached"] else " (the run ends before it does)"
                 lines.append(f"- the gathering{reached}: invited {len(came['invited'])}, came "
                              f"{len(came['came'])} ({', '.join(came['came']) or 'nobody'}), invited and came "
-                             f"{len(came['invited_and_came'])}")
+                             f"{len(came['invited_and_came'])} (`{came['replay']}`)")
             lines.append("")
         lines += ["| phase | wall s | calls | tokens |", "| --- | --- | --- | --- |"]
         lines += [f"| {k} | {v['wall_s']} | {v['calls']} | {v['tokens']} |" for k, v in r["phases"].items()]
