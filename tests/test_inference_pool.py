@@ -280,6 +280,8 @@ def test_killed_endpoint_mid_run_costs_callers_nothing():
 def test_keys_never_reach_logs_errors_or_reprs(monkeypatch, caplog, tmp_path):
     monkeypatch.setenv(KEY_ENV, SECRET)
     caplog.set_level(logging.DEBUG)
+    for noisy in ("httpx", "openai"):  # `smallville.cli.main`, run in-process by other tests, quietens these
+        caplog.set_level(logging.DEBUG, logger=noisy)
     texts: list[str] = []
     with servers(2, api_key=SECRET) as (a, b):
         a.script("500", "drop", "429:0.01", "non_json")
