@@ -74,15 +74,22 @@ def scenario_for(settings: Settings, residents: list[Resident] | None = None) ->
     scenario.toml beside the residents file (if there is one)."""
     from smallville.world.scenario import load_scenario
 
-    path = settings.agents.scenario
-    if path == "auto":
-        beside = resolve_path(settings.town.residents).parent / "scenario.toml"
-        path = str(beside) if beside.is_file() else ""
+    path = scenario_path(settings)
     if not path:
         return None
     if residents is None:
         return load_scenario(resolve_path(path), _resident_names(settings))
     return load_scenario(resolve_path(path), residents)
+
+
+def scenario_path(settings: Settings) -> str:
+    """The scenario file a run seeds: `[agents] scenario`, where 'auto' is the scenario.toml beside the
+    residents file if there is one ("" for none)."""
+    path = settings.agents.scenario
+    if path == "auto":
+        beside = resolve_path(settings.town.residents).parent / "scenario.toml"
+        path = str(beside) if beside.is_file() else ""
+    return path
 
 
 def _resident_names(settings: Settings) -> list[str]:

@@ -192,7 +192,6 @@ async def _ask_news(lm: LanguageModel, embedder: Embedder, resident: Resident, s
         count_fallback(NEWS.name, "no usable answer")
         return model(answers=[NewsAnswer(answer="I am not sure.", heard="no") for _ in questions])
 
-
     step = Step(NEWS.name, NEWS.max_tokens + 90 * len(questions), NEWS.temperature)  # room for every answer
     got, status = await ask(lm, step, [Message("system", persona(resident)), Message("user", "\n".join(user))],
                             model, check, fallback, seed=seed)

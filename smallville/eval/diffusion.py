@@ -28,6 +28,7 @@ from smallville.eval.ask import Interviewed, interview_resident
 from smallville.persist.save import Save
 from smallville.world.residents import Resident
 from smallville.world.scenario import Scenario, load_scenario
+from smallville.world.town import Town, load_town
 
 
 @dataclass
@@ -103,25 +104,17 @@ def check_scenario(settings: Settings, given: Path | None) -> Scenario:
     from smallville.runner import load
 
     world = load(settings)
-    names = [r.name for r in world.residents]
-    scenario = _scenario(settings, names, given, Path(settings.town.residents))
-    for fact in scenario.facts:
-        if fact.gathering is None:
-            continue
-        try:
-            world.town.lookup(f"{world.town.world}:{fact.gathering.place}")
-        except KeyError:
-            raise SaveError(given or settings.agents.scenario, f"fact {fact.id!r}: the gathering place "
-                            f"{fact.gathering.place!r} is not an arena of {world.town.world!r}") from None
+    scenario = _scenario(settings, [r.name for r in world.residents], given, Path(settings.town.residents))
+    _check_gatherings(scenario, world.town, given or settings.agents.scenario)
     return scenario
 
 
 def _scenario(settings: Settings, names: list[str], given: Path | None, where: Path) -> Scenario:
     if given is not None:
         return load_scenario(given, names)
-    path = settings.agents.scenario
-    if path == "auto":
-        path = str(resolve_path(settings.town.residents).parent / "scenario.toml")
+    from smallville.runner import scenario_path
+
+    path = scenario_path(settings)
     if not path or not resolve_path(path).is_file():
         raise SaveError(where, f"the run's scenario file {path or '(none)'} is not there; give one with --scenario")
     return load_scenario(resolve_path(path), names)
@@ -130,8 +123,6 @@ def _scenario(settings: Settings, names: list[str], given: Path | None, where: P
 def _check_places(opened: Opened) -> None:
     """The run's map: a note if it changed since the run; a gathering must be one of its arenas (a
     scenario of another town is an error here)."""
-    from smallville.world.town import load_town
-
     map_path = resolve_path(opened.save.manifest.get("map", {}).get("path") or opened.settings.town.map)
     try:
         town = load_town(map_path)
@@ -140,25 +131,30 @@ def _check_places(opened: Opened) -> None:
     if town.data.sha256 != opened.save.manifest.get("map", {}).get("sha256"):
         opened.notes.append(f"the map {map_path} has changed since this run (or the run was made on another "
                             "map): places are checked against the file as it is now")
-    for fact in opened.scenario.facts:
+    _check_gatherings(opened.scenario, town, opened.save.root / "manifest.json")
+
+
+def _check_gatherings(scenario: Scenario, town: Town, where: Path | str) -> None:
+    """Each gathering's place must be an arena of the town (a scenario of another town fails here)."""
+    for fact in scenario.facts:
         if fact.gathering is None:
             continue
         try:
             town.lookup(f"{town.world}:{fact.gathering.place}")
         except KeyError:
-            raise SaveError(opened.save.root / "manifest.json",
-                            f"fact {fact.id!r}: the gathering place {fact.gathering.place!r} is not an arena of "
-                            f"the run's town {town.world!r}") from None
+            raise SaveError(where, f"fact {fact.id!r}: the gathering place {fact.gathering.place!r} is not an "
+                                   f"arena of the town {town.world!r}") from None
 
 
 def read_log(opened: Opened, hour_ticks: int) -> dict[str, Any]:
     """Every figure the log alone gives."""
     talks = spread.TalkIndex(opened.events)
     n = len(opened.names)
+    since = interview_moments(opened)["before"]  # the curves start once the facts are seeded
     facts: dict[str, Any] = {}
     for fact in opened.scenario.facts:
         held = {w: h for w, h in spread.holdings(opened.events, fact, talks).items() if w in opened.names}
-        points = spread.curve(held, interview_moments(opened)["before"], opened.last, hour_ticks)
+        points = spread.curve(held, since, opened.last, hour_ticks)
         start = sum(1 for h in held.values() if h.tag == "seed")
         edges = spread.cascade(held)
         came = gathering.attendance(opened.events, fact, opened.clock, str(opened.save.manifest.get("world", "")))

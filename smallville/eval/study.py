@@ -43,12 +43,13 @@ def run_seed(settings: Settings, seed: int, days: float, save_dir: Path, *, scen
     return save_dir
 
 
-def evaluate(save_dir: Path, report_dir: Path, settings: Settings, *, scenario: Path | None = None,
+def evaluate(save: Path | diffusion.Opened, report_dir: Path, settings: Settings, *, scenario: Path | None = None,
              interviews: bool = True, lm: Any = None, embedder: Any = None) -> tuple[dict[str, Any], dict[str, Any]]:
-    """One save's figures (JSON-safe) and its graphs (networkx, for plots and GraphML).
+    """One save's figures (JSON-safe) and its graphs (networkx, for plots and GraphML); `save` is its
+    directory, or the save already opened with `diffusion.open_save`.
 
     `settings` gives the models the interviews ask; `lm`/`embedder` replace them (tests)."""
-    opened = diffusion.open_save(save_dir, scenario)
+    opened = save if isinstance(save, diffusion.Opened) else diffusion.open_save(save, scenario)
     phases = diffusion.Phases()
     with phases.measure("log"):
         logged = diffusion.read_log(opened, opened.clock.ticks_per_hour)
@@ -111,24 +112,25 @@ def study(out: Path, settings: Settings, *, saves: list[Path] | None = None, see
     from smallville.eval import report
 
     out.mkdir(parents=True, exist_ok=True)
-    runs: list[tuple[str, Path]] = []
+    runs: list[tuple[str, Path | diffusion.Opened]] = []
     if saves:
-        runs = [(f"{i + 1:02d}-{Path(s).resolve().name}", Path(s)) for i, s in enumerate(saves)]
-        for _, s in runs:
-            diffusion.open_save(s, scenario)  # any save that cannot be evaluated stops the study before any call
+        # every save opened (and checked) first: one that cannot be evaluated stops the study before any call
+        runs = [(f"{i + 1:02d}-{Path(s).resolve().name}", diffusion.open_save(Path(s), scenario))
+                for i, s in enumerate(saves)]
     else:
         diffusion.check_scenario(settings, scenario)  # a mistake found now costs no game day
         first = settings.sim.seed
-        runs = [(f"seed-{seed}", out / "runs" / f"seed-{seed}" / "save") for seed in range(first, first + seeds)]
-        if parallel > 1 and len(runs) > 1 and not models:
-            _side_by_side(settings, runs, first, days, scenario, parallel)
+        dirs = [(f"seed-{seed}", out / "runs" / f"seed-{seed}" / "save") for seed in range(first, first + seeds)]
+        if parallel > 1 and len(dirs) > 1 and not models:
+            _side_by_side(settings, dirs, first, days, scenario, parallel)
         else:
-            for i, (_, save_dir) in enumerate(runs):
+            for i, (_, save_dir) in enumerate(dirs):
                 log.info("seed %d: %g game days -> %s", first + i, days, save_dir)
                 run_seed(settings, first + i, days, save_dir, scenario=scenario, progress=progress, **models)
+        runs = list(dirs)
     results, graphs = [], []
-    for name, save_dir in runs:
-        run, graph = evaluate(save_dir, out / "runs" / name, settings, scenario=scenario, interviews=interviews,
+    for name, save in runs:
+        run, graph = evaluate(save, out / "runs" / name, settings, scenario=scenario, interviews=interviews,
                               **models)
         run["name"] = name
         results.append(run)

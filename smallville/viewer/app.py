@@ -152,17 +152,16 @@ class Viewer:
             self.source.thread.join()
 
     def _interview(self, name: str, tick: int, question: str) -> Future:
+        src = self.source
+        run_over = isinstance(src, LiveSource) and src.control.finished.is_set()
+        if self.askers is not None and self.askers.borrowed and run_over:
+            self.askers = None  # the run and its loop are over: ask with models of the window's own
         if self.askers is None:
-            src = self.source
             run: dict[str, object] = {}
-            live = isinstance(src, LiveSource) and src.control.models is not None and not src.control.finished.is_set()
-            if live:
-                run = {"loop": src.control.loop, "models": src.control.models}  # type: ignore[union-attr]
+            if isinstance(src, LiveSource) and src.control.models is not None and not run_over:
+                run = {"loop": src.control.loop, "models": src.control.models}  # the run's own model
             self.askers = Askers(src.settings, src.history, src.personas, src.save.root, src.clock.tick_seconds,
                                  **run)  # type: ignore[arg-type]
-        elif self.askers.borrowed and isinstance(self.source, LiveSource) and self.source.control.finished.is_set():
-            self.askers = None  # the run and its loop are over: ask with models of the window's own
-            return self._interview(name, tick, question)
         return self.askers.interview(name, tick, question)
 
     def _plant(self, name: str, thought: str) -> None:
