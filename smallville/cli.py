@@ -21,6 +21,45 @@ from smallville import __version__
 from smallville.errors import SmallvilleError
 
 
+def _positive(value: str) -> float:
+    """An argparse type: a finite number above zero (`--hours nan`, `inf` or `-1` are refused here, with
+    the flag named, before anything is made)."""
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+    if not math.isfinite(number) or number <= 0:
+        raise argparse.ArgumentTypeError(f"{value!r}: give a finite number above 0")
+    return number
+
+
+def _whole(low: int, high: int | None = None) -> Any:
+    """An argparse type: a whole number from `low` (to `high`, exclusive)."""
+    def check(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+        if number < low or (high is not None and number >= high):
+            bound = f"from {low} to {high - 1}" if high is not None else f"of at least {low}"
+            raise argparse.ArgumentTypeError(f"{value!r}: give a whole number {bound}")
+        return number
+    return check
+
+
+_count = _whole(1)
+_seed = _whole(0, 2**63)  # what the named random streams and the servers' seed fields take
+
+
+def _new_save_dir(path: Path) -> Path:
+    """Where a new run may be saved: a folder that does not exist yet or is empty."""
+    from smallville.errors import SaveError
+
+    if path.exists() and not path.is_dir():
+        raise SaveError(path, "--save names a file, not a folder; choose a folder for the new run")
+    return path
+
+
 def _settings(args: argparse.Namespace) -> Any:
     from smallville.config import load_settings
 
@@ -48,8 +87,10 @@ def _report(args: argparse.Namespace, save_dir: Path, result: dict[str, Any]) ->
               f"{result['wall_s']:.1f} s, {_pace(result['game_minutes_per_s'])} game-min/s)")
     mind = result.get("mind") or {}
     if mind:
-        print(f"minds: {mind.get('calls', 0):,} model calls, {mind.get('conversations', 0):,} conversations, "
-              f"{mind.get('reflections', 0):,} reflections (smallville inspect {save_dir} for more)")
+        print(f"minds: {mind.get('conversations', 0):,} conversations, {mind.get('reflections', 0):,} reflections "
+              f"(smallville inspect {save_dir} for more)")
+    if result.get("inference"):
+        print(f"thinking: {result['inference']['line']}")
     if result["fallbacks"]:
         print(f"fallbacks: {result['fallbacks']}")
 
@@ -61,24 +102,41 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not args.headless:
         _open_display()  # before the save is made: no window, no half-made run
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    save_dir = Path(args.save) if args.save else Path("saves") / f"{stamp}-seed{settings.sim.seed}"
+    save_dir = _new_save_dir(Path(args.save) if args.save else Path("saves") / f"{stamp}-seed{settings.sim.seed}")
     save, sim = new_run(save_dir, settings, args.hours)
+    save.update_manifest(view="headless" if args.headless else "window")  # resume goes on the same way
     print(f"smallville {__version__}: {len(sim.agents)} residents of {sim.town.world}, "
           f"seed {settings.sim.seed}, {args.hours:g} game hours -> {save_dir}")
     if args.headless:
-        result = drive(save, sim, save.manifest["target_tick"], progress=not args.no_progress, speed=args.speed)
+        result = drive(save, sim, save.manifest["target_tick"], progress=not args.no_progress, speed=args.speed,
+                       inference=settings.inference)
     else:
-        result = _watch(save, sim, save.manifest["target_tick"], args.speed)
+        result = _watch(save, sim, save.manifest["target_tick"], args.speed, settings.inference)
     _report(args, save_dir, result)
     return 0
 
 
+def _quiet_pygame() -> None:
+    """pygame's greeting off, and no sound device opened: the town is silent, and a machine without one
+    would print ALSA complaints at every start (set SDL_AUDIODRIVER to have sound anyway)."""
+    import os
+
+    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+    os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+
+
 def _open_display() -> None:
+    """Refuse early, in one line, when no window can be shown: before the save is made."""
     import os
 
     from smallville.errors import SmallvilleError as Refused
 
-    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+    _quiet_pygame()
+    hint = "run with --headless, or give it a display (a desktop session, or Xvfb: apt-get install xvfb, then xvfb-run)"
+    asked = os.environ.get("SDL_VIDEODRIVER", "")
+    if sys.platform.startswith("linux") and not asked and not (os.environ.get("DISPLAY")
+                                                               or os.environ.get("WAYLAND_DISPLAY")):
+        raise Refused(f"no display for the window (DISPLAY is not set): {hint}")
     try:
         import pygame
     except ImportError:
@@ -86,11 +144,15 @@ def _open_display() -> None:
     try:
         pygame.display.init()
         pygame.display.set_mode((320, 200))
+        driver = pygame.display.get_driver()
     except pygame.error as exc:
-        raise Refused(f"no display for the window ({exc}): run with --headless, or under Xvfb") from None
+        raise Refused(f"no display for the window ({exc}): {hint}") from None
+    if driver in ("dummy", "offscreen") and asked != driver:
+        # SDL fell back to drawing nowhere: a window nobody can see, which ignores the keyboard
+        raise Refused(f"no display for the window (SDL chose its {driver!r} driver): {hint}")
 
 
-def _watch(save: Any, sim: Any, target: int, speed: float | None) -> dict[str, Any]:
+def _watch(save: Any, sim: Any, target: int, speed: float | None, inference: Any) -> dict[str, Any]:
     """The run on a thread beside the window; closing the window stops it (thoughts finish, a checkpoint)."""
     import pygame
 
@@ -100,7 +162,7 @@ def _watch(save: Any, sim: Any, target: int, speed: float | None) -> dict[str, A
     from smallville.viewer.sources import LiveSource
 
     control = Control(speed if speed is not None else 5.0)
-    viewer = Viewer(LiveSource(save, sim, target, control))
+    viewer = Viewer(LiveSource(save, sim, target, control, inference=inference))
     try:
         viewer.run()
     finally:
@@ -115,24 +177,18 @@ def _watch(save: Any, sim: Any, target: int, speed: float | None) -> dict[str, A
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    import os
-
-    from smallville.errors import SaveError
-
-    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
-    try:
-        import pygame  # noqa: F401
-    except ImportError:
-        raise SaveError(args.save_dir, "the window needs pygame: pip install -e '.[viewer]'") from None
-    from smallville.viewer.app import Viewer
     from smallville.viewer.sources import ReplaySource
 
+    at_minutes = _minutes(args.at) if args.at else None  # the flags first, then the save, then the display
     source = ReplaySource.open(Path(args.save_dir))
+    _open_display()
+    from smallville.viewer.app import Viewer
+
     if source.torn_bytes:
         print(f"note: the log ends with {source.torn_bytes} bytes of a line cut by a crash; shown up to there")
     start = None
-    if args.at:
-        start = source.first + source.clock.ticks(_minutes(args.at))
+    if at_minutes is not None:
+        start = source.first + source.clock.ticks(at_minutes)
     viewer = Viewer(source, start=start)
     viewer.playing = not args.paused
     try:
@@ -151,9 +207,11 @@ def _minutes(value: str) -> float:
     try:
         if ":" in value:
             hours, minutes = value.split(":", 1)
+            if not (hours.strip().isdigit() and minutes.strip().isdigit() and int(minutes) < 60):
+                raise ValueError(value)
             return int(hours) * 60 + int(minutes)
         hours_f = float(value)
-        if not math.isfinite(hours_f):
+        if not math.isfinite(hours_f) or hours_f < 0:
             raise ValueError(value)
         return hours_f * 60
     except ValueError:
@@ -161,9 +219,20 @@ def _minutes(value: str) -> float:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
+    from smallville.config import inference_for_save, settings_from_manifest
+    from smallville.persist.save import Save
     from smallville.runner import drive, resume_run
 
     save_dir = Path(args.save_dir)
+    # The way the run was started (window or headless) unless a flag says otherwise; saves from before the
+    # manifest recorded it went on headless.
+    manifest = Save.open(save_dir).manifest
+    headless = args.headless or (not args.window and manifest.get("view") != "window")
+    # Refusals first (models, display), before anything is cut back: a refused resume changes nothing.
+    saved = settings_from_manifest(manifest.get("settings"), save_dir / "manifest.json").inference
+    inference = inference_for_save(saved, Path(args.config) if args.config else None)
+    if not headless:
+        _open_display()
     save, sim = resume_run(save_dir)
     if args.hours is not None:
         target = sim.tick + round(args.hours * sim.clock.ticks_per_hour)
@@ -171,10 +240,16 @@ def cmd_resume(args: argparse.Namespace) -> int:
     else:
         target = int(save.manifest["target_tick"])
     if sim.tick >= target:
+        save.release_lock()
         print(f"{save_dir} is complete at tick {sim.tick}; use --hours H to go further")
         return 0
-    print(f"resuming {save_dir} at {sim.clock.label(sim.tick)} (tick {sim.tick}) to tick {target}")
-    _report(args, save_dir, drive(save, sim, target, progress=not args.no_progress, speed=args.speed))
+    print(f"resuming {save_dir} at {sim.clock.label(sim.tick)} (tick {sim.tick}) to tick {target}"
+          f"{'' if headless else ' in the window'}")
+    if headless:
+        result = drive(save, sim, target, progress=not args.no_progress, speed=args.speed, inference=inference)
+    else:
+        result = _watch(save, sim, target, args.speed, inference)
+    _report(args, save_dir, result)
     return 0
 
 
@@ -249,11 +324,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from smallville.errors import ConfigError
     from smallville.eval.study import study
 
-    if args.days <= 0 or args.seeds < 1 or args.parallel < 1:
-        raise ConfigError("--days must be positive, --seeds and --parallel at least 1")
     settings = _settings(args)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     out = Path(args.out) if args.out else Path("saves") / f"diffusion-{stamp}"
@@ -282,14 +354,14 @@ def build_parser() -> argparse.ArgumentParser:
     def common(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("--config", help="settings TOML file (default: ./smallville.toml if present)")
         sp.add_argument("--no-progress", action="store_true", help="no progress bar")
-        sp.add_argument("--speed", type=float, help="at most this many game minutes per real second "
+        sp.add_argument("--speed", type=_positive, help="at most this many game minutes per real second "
                                                     "(default: as fast as possible)")
 
     run = sub.add_parser("run", help="start a new run and save it")
     common(run)
     run.add_argument("--headless", action="store_true", help="no window: a progress bar")
-    run.add_argument("--seed", type=int, help="random seed (default: from config, else 0)")
-    run.add_argument("--hours", type=float, default=24.0, help="game hours to simulate (default 24)")
+    run.add_argument("--seed", type=_seed, help="random seed (default: from config, else 0)")
+    run.add_argument("--hours", type=_positive, default=24.0, help="game hours to simulate (default 24)")
     run.add_argument("--save", help="save directory (default: saves/<date>-seed<N>)")
     run.add_argument("--town", help="a town directory holding <name>.tmx and residents.toml")
     run.add_argument("--mind", choices=["generative", "routine"],
@@ -299,7 +371,11 @@ def build_parser() -> argparse.ArgumentParser:
     resume = sub.add_parser("resume", help="continue a save (after a stop or a crash)")
     common(resume)
     resume.add_argument("save_dir")
-    resume.add_argument("--hours", type=float, help="game hours beyond where the save stands "
+    view = resume.add_mutually_exclusive_group()
+    view.add_argument("--headless", action="store_true", help="no window: a progress bar (default for a run "
+                                                              "started with --headless)")
+    view.add_argument("--window", action="store_true", help="in the window (default for a run started in it)")
+    resume.add_argument("--hours", type=_positive, help="game hours beyond where the save stands "
                                                    "(default: up to the run's original target)")
     resume.set_defaults(func=cmd_resume)
 
@@ -328,10 +404,10 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = sub.add_parser("eval", help="headless evaluations (diffusion: the paper's end-to-end study)")
     evaluate.add_argument("study", choices=["diffusion"])
     evaluate.add_argument("--save", action="append", help="evaluate this save instead of running (repeatable)")
-    evaluate.add_argument("--days", type=float, default=2.0, help="game days of each run (default 2)")
-    evaluate.add_argument("--seeds", type=int, default=1, help="runs, one seed after another from --seed")
-    evaluate.add_argument("--seed", type=int, help="the first seed (default: from config, else 0)")
-    evaluate.add_argument("--parallel", type=int, default=1, help="seeds run side by side (default 1: one after "
+    evaluate.add_argument("--days", type=_positive, default=2.0, help="game days of each run (default 2)")
+    evaluate.add_argument("--seeds", type=_count, default=1, help="runs, one seed after another from --seed")
+    evaluate.add_argument("--seed", type=_seed, help="the first seed (default: from config, else 0)")
+    evaluate.add_argument("--parallel", type=_count, default=1, help="seeds run side by side (default 1: one after "
                                                                   "another)")
     evaluate.add_argument("--out", help="report directory (default: saves/diffusion-<time>)")
     evaluate.add_argument("--scenario", help="a scenario file (facts and questions) instead of the town's")
@@ -353,13 +429,26 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _quiet_libraries() -> None:
+    """The libraries behind the embedding model print loading bars and advice of their own, which break the
+    run's progress line and tell a user nothing (-v keeps what they log at warning level)."""
+    import os
+
+    _quiet_pygame()  # also keeps `bench viewer --json` JSON alone on stdout
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    _quiet_libraries()
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     if not args.verbose:
         # One line per HTTP request drowns what matters; -v brings them back.
-        for noisy in ("httpx", "httpx2", "openai", "aiohttp", "faiss"):
+        for noisy in ("httpx", "httpx2", "openai", "aiohttp", "faiss", "sentence_transformers", "transformers"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         return int(args.func(args))

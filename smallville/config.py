@@ -98,9 +98,50 @@ def load_settings(path: Path | None = None, overrides: dict[str, Any] | None = N
     return settings.model_copy(update={"inference": apply_env(settings.inference)})
 
 
-def settings_from_manifest(raw: Any, where: Path) -> Settings:
-    """The settings a save was made with (checked like a config file)."""
+def settings_from_manifest(raw: Any, where: Path, *, inference: InferenceSettings | None = None) -> Settings:
+    """The settings a save was made with (checked like a config file).
+
+    A run that connects to its models passes `inference`, the current config's (`current_inference`), and
+    gets it in place of the save's: endpoints are where the models are now, not where they were, and a
+    save holds its endpoint URLs masked (a key can hide in one: `?api-key=...`), so they cannot be used to
+    connect (the pool refuses a masked URL). Reading a save (inspect, replay) needs no `inference`."""
+    if isinstance(raw, dict) and inference is not None:
+        # the save's own section is not validated: a URL masked there need not even be a valid one
+        raw = {key: value for key, value in raw.items() if key != "inference"}
     try:
-        return Settings.model_validate(raw)
+        settings = Settings.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(f"{where}: settings: {describe_validation(exc)}") from None
+    return settings if inference is None else settings.model_copy(update={"inference": inference})
+
+
+def current_inference(path: Path | None = None) -> InferenceSettings:
+    """The inference section a run started now would use: from `path` (else ./smallville.toml, if there
+    is one) and the environment (OPENAI_BASE_URL, SMALLVILLE_MODEL). For a resumed run's endpoints."""
+    return load_settings(path).inference
+
+
+def inference_for_save(saved: InferenceSettings, config: Path | None = None) -> InferenceSettings:
+    """The endpoints to think with when a save goes on (resume, a replay's interviews): the save's own,
+    unless a config is named (`--config`), OPENAI_BASE_URL points elsewhere, or the save holds a URL masked
+    (a key was in it, and a masked URL cannot connect): then the current config's. Memories already
+    embedded must stay comparable, so a different embedding model or size is refused in one line."""
+    import os
+
+    from smallville.inference.settings import is_masked_url
+
+    urls = [e.base_url for e in saved.endpoints] + ([saved.embedding.base_url] if saved.embedding else [])
+    if config is None and not os.environ.get("OPENAI_BASE_URL") and not any(is_masked_url(u) for u in urls):
+        return saved
+    current = current_inference(config)
+
+    def embedder(i: InferenceSettings) -> str:
+        return "the bundled all-MiniLM-L6-v2" if i.embedding is None else \
+            f"{i.embedding.model!r}" + (f" ({i.embedding.dim} dimensions)" if i.embedding.dim else "")
+
+    if (saved.embedding is None) != (current.embedding is None) or (
+            saved.embedding and current.embedding and (saved.embedding.model, saved.embedding.dim)
+            != (current.embedding.model, current.embedding.dim)):
+        raise ConfigError(f"inference.embedding: the save's memories were embedded with {embedder(saved)}, this "
+                          f"config embeds with {embedder(current)}; use the same embedding model to go on")
+    return current

@@ -41,3 +41,10 @@ class SaveError(SmallvilleError):
         where = self.path if line is None else f"{self.path}:{line}"
         super().__init__(f"{where}: {message}")
 
+
+class SaveInUse(SaveError):
+    """Another process is writing the save (it holds the save's lock). Names that process's pid."""
+
+    def __init__(self, path: Path | str, pid: int | None, message: str):
+        self.pid = pid
+        super().__init__(path, message)

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import logging
 import signal
+import sys
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -22,6 +25,7 @@ from typing import Any
 
 import numpy as np
 from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
 
 from smallville import __version__
 from smallville.agents.settings import ECONOMY
@@ -30,9 +34,9 @@ from smallville.core.clock import Clock
 from smallville.core.routine import RoutineMind
 from smallville.core.sim import Mind, Simulation
 from smallville.errors import SaveError
-from smallville.inference.settings import display_url
+from smallville.inference.settings import InferenceSettings, display_url
 from smallville.live import Control
-from smallville.persist.eventlog import LogWriter, truncate
+from smallville.persist.eventlog import LogWriter
 from smallville.persist.save import Save
 from smallville.world.residents import Resident, load_residents
 from smallville.world.scenario import Scenario
@@ -144,9 +148,14 @@ def new_run(save_dir: Path, settings: Settings, hours: float) -> tuple[Save, Sim
         "target_tick": target,
     }
     save = Save.create(save_dir, manifest)
-    sim = Simulation(world.town, world.residents, seed=settings.sim.seed, clock=world.clock,
-                     mind=make_mind(settings, world))
-    _checkpoint(save, sim, 0, 0)
+    save.lock_for_writing()  # held until the drive lets go (or the process ends)
+    try:
+        sim = Simulation(world.town, world.residents, seed=settings.sim.seed, clock=world.clock,
+                         mind=make_mind(settings, world))
+        _checkpoint(save, sim, 0, 0)
+    except BaseException:
+        save.release_lock()
+        raise
     return save, sim
 
 
@@ -154,9 +163,20 @@ def open_for_resume(save_dir: Path) -> tuple[Save, Simulation, int]:
     """Check a save and rebuild its simulation at the newest checkpoint.
 
     Returns the save, the simulation and the number of log bytes after the checkpoint that will be
-    simulated again. Nothing is modified until every check has passed.
+    simulated again. The save's writer lock is taken first (a save another process writes is refused
+    before it is even read) and kept on the returned save; nothing is modified until every check has
+    passed, and a refusal lets the lock go.
     """
-    save = Save.open(save_dir)
+    save = Save.open_for_writing(save_dir)
+    try:
+        sim, redo = _check_for_resume(save)
+    except BaseException:
+        save.release_lock()
+        raise
+    return save, sim, redo
+
+
+def _check_for_resume(save: Save) -> tuple[Simulation, int]:
     manifest_path = save.root / "manifest.json"
     settings = settings_from_manifest(save.manifest.get("settings"), manifest_path)
     world = load(settings)
@@ -167,11 +187,19 @@ def open_for_resume(save_dir: Path) -> tuple[Save, Simulation, int]:
     if world.residents_sha256 != save.manifest.get("residents", {}).get("sha256"):
         raise SaveError(manifest_path, "the residents file has changed since this save was made; not resumed")
     scan = save.read_log()  # reads everything: corruption anywhere stops us before any change
+    if not save.checkpoint_ticks() and not scan.events and not scan.torn_tail_bytes:
+        # Killed while the run was being made, before its first checkpoint: nothing happened yet, so the run
+        # starts again from its settings (resume_run writes that first checkpoint).
+        log.info("the save has no checkpoint and no events yet: starting the run from its beginning")
+        save.resume_point = {"tick": 0, "log_bytes": 0, "calls_bytes": 0}
+        sim = Simulation(world.town, world.residents, seed=settings.sim.seed, clock=world.clock,
+                         mind=make_mind(settings, world))
+        return sim, 0
     checkpoint = save.latest_checkpoint()
     cut = int(checkpoint["log_bytes"])
-    if cut > scan.valid_bytes:
-        raise SaveError(save.events_path, f"checkpoint at tick {checkpoint['tick']} expects {cut} bytes of "
-                                          f"events, the log has {scan.valid_bytes}")
+    problems = save.check_log(scan, checkpoint)  # the same check inspect and eval make
+    if problems:
+        raise problems[0].error("not resumed")
     vectors = save.read_vectors(int(checkpoint["tick"]))
     if vectors is None and settings.agents.mind == "generative":
         raise SaveError(save.checkpoints_dir, f"the checkpoint at tick {checkpoint['tick']} has no memory vectors "
@@ -179,29 +207,43 @@ def open_for_resume(save_dir: Path) -> tuple[Save, Simulation, int]:
     sim = Simulation.from_state(world.town, world.residents, checkpoint["state"], clock=world.clock,
                                 mind=make_mind(settings, world, vectors))
     redo = save.events_path.stat().st_size - cut
-    return save, sim, redo
+    save.resume_point = {k: int(checkpoint[k]) for k in ("tick", "log_bytes", "calls_bytes") if k in checkpoint}
+    return sim, redo
 
 
 def resume_run(save_dir: Path) -> tuple[Save, Simulation]:
+    """Open a save for resuming (every check first) and cut its log and recording back to the checkpoint.
+    The save comes back holding the writer lock: the drive that follows lets it go."""
     save, sim, redo = open_for_resume(save_dir)
-    if redo:
-        log.info("resuming at tick %d: %d bytes of events after the checkpoint will be simulated again",
-                 sim.tick, redo)
-        truncate(save.events_path, save.events_path.stat().st_size - redo)
+    try:
+        if redo:
+            log.info("resuming at tick %d: %d bytes of events after the checkpoint will be simulated again",
+                     sim.tick, redo)
+        assert save.resume_point is not None
+        save.cut_back(save.resume_point)
+        if not save.checkpoint_ticks():  # a run killed before its first checkpoint starts from the beginning
+            _checkpoint(save, sim, 0, 0)
+    except BaseException:
+        save.release_lock()
+        raise
     return save, sim
 
 
 class _StopFlag:
-    """Turns SIGINT/SIGTERM into a request to stop at the next tick boundary."""
+    """Turns SIGINT/SIGTERM into a request to stop at the next tick boundary. The first signal is answered
+    at once on stderr (`announce`); a second one means the user insists: KeyboardInterrupt, now."""
 
-    def __init__(self) -> None:
+    def __init__(self, announce: Any = None) -> None:
         self.requested = False
+        self.announce = announce
         self._old: dict[int, Any] = {}
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         if self.requested:  # a second Ctrl-C: the user insists
             raise KeyboardInterrupt
         self.requested = True
+        if self.announce is not None:
+            self.announce()
 
     def __enter__(self) -> _StopFlag:
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -216,7 +258,9 @@ class _StopFlag:
 
 
 def _checkpoint(save: Save, sim: Simulation, tick: int, log_bytes: int) -> None:
-    """Vectors first (a checkpoint without its vectors is never the newest), then the JSON state."""
+    """Vectors first (a checkpoint without its vectors is never the newest), then the JSON state, which
+    also records the length of `calls.jsonl` (the recorder flushes every call as it ends, and a checkpoint
+    is taken with no thought in flight, so that length holds exactly the calls made up to `tick`)."""
     vectors = getattr(sim.mind, "vectors", None)
     if vectors is not None:
         save.write_vectors(tick, vectors())
@@ -236,45 +280,130 @@ class _Pace:
         if speed != self.speed or afresh:
             self.speed, self._from_tick, self._from_s = speed, self.sim.tick, time.perf_counter()
 
-    async def keep(self, tick: int) -> None:
+    async def keep(self, tick: int, stop: _StopFlag) -> None:
+        """Wait until the pace allows `tick`, in short naps so that a stop request is seen within 0.1 s."""
         if not self.speed:
             return
         ahead = (tick - self._from_tick) * self.sim.clock.tick_seconds / 60 / self.speed \
             - (time.perf_counter() - self._from_s)
-        if ahead > 0:
-            await asyncio.sleep(ahead)
+        until = time.perf_counter() + ahead
+        while ahead > 0 and not stop.requested:
+            await asyncio.sleep(min(ahead, 0.1))
+            ahead = until - time.perf_counter()
 
 
-async def _settle_and_checkpoint(save: Save, sim: Simulation, settle: Any, writer: LogWriter, *,
-                                 stopping: bool = True) -> None:
+async def _settle_and_checkpoint(save: Save, sim: Simulation, settle: Any, writer: LogWriter) -> None:
     if settle is not None:
-        if stopping:
-            log.warning("stopping: finishing the thoughts under way, then a checkpoint "
-                        "(Ctrl-C again to stop now and resume from the previous one)")
         await settle()
     _checkpoint(save, sim, sim.tick, writer.sync())
 
 
+#: Wall seconds a run whose models cannot answer waits for its thoughts in flight before it stops: settled in
+#: time, a checkpoint at the tick reached; otherwise the one before stands (resume redoes the difference).
+FATAL_GRACE_S = 20.0
+
+
+async def _settle_within(grace_s: float, save: Save, sim: Simulation, settle: Any, writer: LogWriter) -> None:
+    try:
+        await asyncio.wait_for(_settle_and_checkpoint(save, sim, settle, writer), grace_s)
+    except TimeoutError:
+        log.warning("thoughts still in flight after %.0f s: no checkpoint at tick %d (resume goes on from the "
+                    "checkpoint before)", grace_s, sim.tick)
+    except Exception as exc:  # the settle raised: the checkpoint before stands, and the cause below says why
+        log.warning("no checkpoint at tick %d: %s", sim.tick, exc)
+
+
+def _announce_stop(sim: Simulation) -> None:
+    """Say at once what a stop waits for (the first Ctrl-C must never look ignored)."""
+    jobs = getattr(sim.mind, "jobs", None)
+    thinking = sum(1 for j in list(jobs) if getattr(j, "task", None) is not None and not j.task.done()) \
+        if jobs is not None else 0
+    waiting = f"finishing {thinking} thought{'s' if thinking != 1 else ''} under way, then " if thinking else ""
+    tqdm.write(f"stopping at {sim.clock.label(sim.tick)}: {waiting}a checkpoint "
+               "(Ctrl-C again to stop now and resume from the checkpoint before)", file=sys.stderr)
+
+
+_THINKING = {"day": "planning their day", "block": "planning the hour", "rate": "rating memories",
+             "reflect": "reflecting", "talk": "talking", "replan": "re-planning"}
+
+
+class _Progress:
+    """The headless progress line: game time, pace, and what the town is thinking (thoughts in flight by
+    kind, model calls done, the oldest thought's age), refreshed every second even while a tick waits
+    for a thought, so a slow model never looks like a hang."""
+
+    def __init__(self, bar: Any, sim: Simulation, start_tick: int, started: float):
+        self.bar, self.sim, self.start_tick, self.started = bar, sim, start_tick, started
+        self.accounting: Any = None
+        self._seen: dict[int, float] = {}  # job id -> wall time it was first seen in flight
+
+    def thinking(self) -> str:
+        jobs = getattr(self.sim.mind, "jobs", None)
+        if jobs is None:
+            return ""
+        now = time.perf_counter()
+        flying = [j for j in list(jobs) if getattr(j, "task", None) is not None and not j.task.done()]
+        self._seen = {j.id: self._seen.get(j.id, now) for j in flying}
+        parts = []
+        if flying:
+            kinds = Counter(j.kind for j in flying)
+            top, n = kinds.most_common(1)[0]
+            parts.append(f"{len(flying)} thinking ({n} {_THINKING.get(top, top)})")
+            parts.append(f"oldest {now - min(self._seen.values()):.0f} s")
+        if self.accounting is not None:
+            totals = self.accounting.totals()
+            parts.append(f"{totals.ok:,} calls")
+            if totals.failed:
+                parts.append(f"{totals.failed:,} failed")
+        return ", ".join(parts)
+
+    def show(self) -> None:
+        sim = self.sim
+        elapsed = max(time.perf_counter() - self.started, 1e-9)
+        pace = (sim.tick - self.start_tick) * sim.clock.tick_seconds / 60 / elapsed
+        label = f"{sim.clock.label(sim.tick)}  " + (f"{pace:,.0f}" if pace >= 10 else f"{pace:.2g}") + " game-min/s"
+        thinking = self.thinking()
+        self.bar.set_description_str(f"{label}  {thinking}" if thinking else label, refresh=False)
+        self.bar.update(sim.tick - self.start_tick - self.bar.n)
+        self.bar.refresh()
+
+    async def keep_fresh(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            self.show()
+
+
 def drive(save: Save, sim: Simulation, until_tick: int, *, progress: bool = True, speed: float | None = None,
           replay: Path | None = None, lm: Any = None, embedder: Any = None,
-          control: Control | None = None) -> dict[str, Any]:
+          control: Control | None = None, inference: InferenceSettings | None = None) -> dict[str, Any]:
     """Step until `until_tick` (or a stop request); checkpoint on the way and at the end.
 
     `speed` caps the pace in game minutes per real second (None: as fast as possible). A generative run
     thinks with the configured models (see `smallville.inference.session`): `replay` answers from a
     recording, `lm`/`embedder` replace the configured ones (tests, benchmarks). `control` lets a window
     beside the run pause, step, pace and stop it and see its events (`smallville.live`); its pace wins
-    over `speed`.
+    over `speed`. `inference`: the endpoints to think with now (the current config's; a save holds its
+    endpoint URLs masked), else the save's own.
+
+    A run whose models cannot answer at all (a missing model, a refused key, or every one of its first
+    calls failing) stops at the tick it reached, with a checkpoint when its thoughts settle within a
+    short grace, and raises the error naming the endpoint (the CLI exits non-zero).
     """
-    return asyncio.run(_drive(save, sim, until_tick, progress=progress, speed=speed, replay=replay, lm=lm,
-                              embedder=embedder, control=control))
+    save.lock_for_writing()  # held already when new_run or resume_run made the save ready; let go at the end
+    try:
+        with logging_redirect_tqdm() if progress else contextlib.nullcontext():  # log lines above the bar
+            return asyncio.run(_drive(save, sim, until_tick, progress=progress, speed=speed, replay=replay, lm=lm,
+                                      embedder=embedder, control=control, inference=inference))
+    finally:
+        save.release_lock()
 
 
 async def _drive(save: Save, sim: Simulation, until_tick: int, *, progress: bool, speed: float | None,
-                 replay: Path | None, lm: Any, embedder: Any, control: Control | None = None) -> dict[str, Any]:
+                 replay: Path | None, lm: Any, embedder: Any, control: Control | None = None,
+                 inference: InferenceSettings | None = None) -> dict[str, Any]:
     from smallville.inference.session import open_models
 
-    settings = settings_from_manifest(save.manifest.get("settings"), save.root / "manifest.json")
+    settings = settings_from_manifest(save.manifest.get("settings"), save.root / "manifest.json", inference=inference)
     every = max(1, round(settings.sim.checkpoint_minutes * 60 / sim.clock.tick_seconds))
     per_minute = max(1, round(60 / sim.clock.tick_seconds))
     before = getattr(sim.mind, "before_step", None)
@@ -284,6 +413,7 @@ async def _drive(save: Save, sim: Simulation, until_tick: int, *, progress: bool
     bar = tqdm(total=max(0, until_tick - sim.tick), unit="tick", disable=not progress, dynamic_ncols=True,
                bar_format="{desc} |{bar}| {percentage:3.0f}% [{elapsed}<{remaining}]")
     stopped = False
+    refresher: asyncio.Task[None] | None = None
     models = open_models(settings.inference, save.root, replay=replay, lm=lm, embedder=embedder) \
         if before is not None else contextlib.nullcontext()
     try:
@@ -293,15 +423,18 @@ async def _drive(save: Save, sim: Simulation, until_tick: int, *, progress: bool
                 sim.mind.attach(opened.lm, opened.embedder)  # type: ignore[attr-defined]
             if control is not None:
                 control.attach(sim.mind, opened)
+            progress = _Progress(bar, sim, start_tick, started)
+            progress.accounting = opened.accounting if opened is not None else None
+            if not bar.disable:
+                refresher = asyncio.get_running_loop().create_task(progress.keep_fresh())
             pacer = _Pace(sim, speed)
-            with _StopFlag() as stop:
-                while sim.tick < until_tick:
+            checkpointed = sim.tick  # the tick of the newest checkpoint this drive wrote (or resumed from)
+            with _StopFlag(announce=lambda: _announce_stop(sim)) as stop:
+                while sim.tick < until_tick and not stop.requested:
                     if control is not None:
                         waited = await control.turn()
                         stop.requested = stop.requested or control.stop_requested
                         if stop.requested:
-                            stopped = True
-                            await _settle_and_checkpoint(save, sim, settle, writer)
                             break
                         pacer.set(control.speed, afresh=waited)
                     if before is not None:
@@ -313,32 +446,38 @@ async def _drive(save: Save, sim: Simulation, until_tick: int, *, progress: bool
                     if control is not None:
                         control.publish(batch, tick)
                         stop.requested = stop.requested or control.stop_requested
-                    if tick % every == 0 or tick == until_tick or stop.requested:
-                        await _settle_and_checkpoint(save, sim, settle, writer, stopping=stop.requested)
+                    if opened is not None and (unable := opened.fatal()) is not None:
+                        await _settle_within(FATAL_GRACE_S, save, sim, settle, writer)
+                        raise unable
+                    if tick % every == 0 or tick == until_tick:
+                        await _settle_and_checkpoint(save, sim, settle, writer)
+                        checkpointed = tick
                     elif tick % per_minute == 0:
                         writer.flush()
                     if tick % per_minute == 0:
-                        await pacer.keep(tick)
+                        await pacer.keep(tick, stop)
                     if tick % 60 == 0 or tick == until_tick:
-                        elapsed = max(time.perf_counter() - started, 1e-9)
-                        game_minutes = (tick - start_tick) * sim.clock.tick_seconds / 60
-                        pace = game_minutes / elapsed
-                        label = f"{sim.clock.label(tick)}  {pace:,.0f}" if pace >= 10 else \
-                            f"{sim.clock.label(tick)}  {pace:.2g}"
-                        label += " game-min/s"
-                        bar.set_description_str(label, refresh=False)
-                        bar.update(tick - start_tick - bar.n)
-                    if stop.requested:
-                        stopped = True
-                        break
+                        progress.show()
+                # Every way out of the loop but a second Ctrl-C passes here: a stop, however it came (a
+                # signal in the middle of a tick, in the pacer's nap, from the window), ends with a settled
+                # checkpoint at the tick reached, so that resume goes on from exactly there.
+                if stop.requested:
+                    stopped = sim.tick < until_tick
+                    if checkpointed != sim.tick:
+                        await _settle_and_checkpoint(save, sim, settle, writer)
     finally:
+        if refresher is not None:
+            refresher.cancel()
         writer.close()
         bar.close()
     wall = max(time.perf_counter() - started, 1e-9)
     fallbacks = dict(sim.fallbacks)
     stats = dict(getattr(sim.mind, "stats", {}))
     fallbacks.update({k.removeprefix("fallback_"): v for k, v in sorted(stats.items()) if k.startswith("fallback_")})
+    totals = opened.accounting.totals() if opened is not None else None
     return {
+        # the accounting's figures (every call, however it ended), not the minds' own count
+        "inference": {**dataclasses.asdict(totals), "line": totals.line()} if totals is not None else None,
         "ticks": sim.tick - start_tick,
         "events": events,
         "wall_s": round(wall, 3),

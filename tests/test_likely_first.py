@@ -21,7 +21,8 @@ SCRIPT = r"""
 import json, sys
 import llama_cpp
 from smallville.inference.likely_first import CHECKS, install
-from smallville.inference.local import find_gguf
+from smallville.inference.local import find_gguf, without_extra_buffer_types
+without_extra_buffer_types()  # as the embedded server loads the model
 if sys.argv[1] == "on":
     install()
 llm = llama_cpp.Llama(str(find_gguf()), n_ctx=1024, n_threads=2, verbose=False)

@@ -114,7 +114,9 @@ class Applier:
         for r in job.readers:
             mind.minds[r].readers -= 1
         getattr(self, f"_{job.kind}")(sim, job, res, t)
-        for r in {job.who, *job.readers}:
+        # In the residents file's order, never a set's: a set of names iterates in an order that changes
+        # with each process's string hashing, and the memories each flush emits would change places.
+        for r in mind.in_order((job.who, *job.readers)):
             self.flush(sim, mind.minds[r], t)
 
     def _rate(self, sim: Any, job: Job, res: dict[str, Any], t: int) -> None:

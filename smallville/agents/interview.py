@@ -6,15 +6,17 @@ and the answer may draw only on what was retrieved. It works on a live mind or o
 any moment of a saved run (`stream_as_of`: the memories made up to then, rebuilt from the log, last
 accessed when the log says they were retrieved), which is what lets the replay interview the past.
 
-What a user types is treated as data, never as instructions to the program: control characters go, runs
-of whitespace collapse, at most `MAX_QUESTION` characters are kept, and an empty question is refused
-before any call. The resident's memory is never written here, whatever the question says; a prompt that
-talks the model into nonsense only gets a nonsense answer (checked like every answer, with a default).
+What a user types is treated as data, never as instructions to the program: it is cleaned by
+`prompts.common.clean_typed` (control characters, unencodable and invisible code points go, whitespace
+collapses, chat-template tokens such as <|im_start|> are broken so the model's tokenizer reads them as text),
+at most `MAX_QUESTION` characters are kept, and an empty question is refused before any call. The answer is
+cleaned the same way before it is shown or kept (a model can echo a lone surrogate, which no file takes).
+The resident's memory is never written here, whatever the question says; a prompt that talks the model
+into nonsense only gets a nonsense answer (checked like every answer, with a default).
 """
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +25,7 @@ import numpy as np
 
 from smallville.agents.memory import MemoryStream, RetrievalWeights
 from smallville.agents.prompts import ask, social
+from smallville.agents.prompts.common import clean_typed
 from smallville.core.events import Remember
 from smallville.inference.base import Embedder, InferenceError, LanguageModel
 from smallville.world.residents import Resident
@@ -32,9 +35,9 @@ RETRIEVE_K = 10
 
 
 def clean_question(text: str) -> str:
-    """The question as the model will see it; ValueError when nothing is left."""
-    kept = "".join(" " if unicodedata.category(c)[0] in "CZ" and c != " " else c for c in str(text))
-    kept = " ".join(kept.split())[:MAX_QUESTION].strip()
+    """The question as the model will see it; ValueError when nothing is left. Also what an inner voice
+    becomes before it is planted (viewer/app.py), so both ways into a prompt are cleaned alike."""
+    kept = clean_typed(text, MAX_QUESTION).strip()
     if not kept:
         raise ValueError("an empty question")
     return kept
@@ -90,5 +93,7 @@ async def interview(lm: LanguageModel, embedder: Embedder, resident: Resident, s
                             lambda: social.fallback_interview(reason or "no usable answer"), seed=seed)
     if status == "fallback" and not reason:
         reason = "no usable answer"
-    return Answer(resident.name, tick, question, got.answer,
+    # check_interview (or the fallback) leaves at least two ASCII letters, which cleaning keeps
+    answer = clean_typed(got.answer, 2 * MAX_QUESTION).strip()
+    return Answer(resident.name, tick, question, answer,
                   [(h.memory.id, h.memory.description, round(h.score, 4)) for h in hits], reason)

@@ -21,7 +21,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,6 +89,7 @@ class GenerativeMind:
         self.town, self.clock, self.settings, self.seed, self.dim = town, clock, settings, seed, dim
         self.scenario = scenario
         self.order = [r.name for r in residents]
+        self.rank = {name: i for i, name in enumerate(self.order)}  # a resident's place in the residents file
         self.minds: dict[str, ResidentMind] = {
             r.name: ResidentMind(r, MemoryStream(dim, clock.tick_seconds), starting_places(r, town))
             for r in residents}
@@ -111,6 +112,11 @@ class GenerativeMind:
 
     def bind(self, rng_for: Any) -> None:
         """Randomness is not used: every choice comes from the model or a fixed rule."""
+
+    def in_order(self, names: Iterable[str]) -> list[str]:
+        """`names` once each, in the residents file's order: how anything naming several residents is
+        walked, so that what it emits never follows the order in which thoughts finished or a set iterates."""
+        return sorted(set(names), key=self.rank.__getitem__)
 
     def ticks(self, minutes: float) -> int:
         return self.clock.ticks(minutes)

@@ -66,8 +66,10 @@ class Trace:
     calls: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"tick": self.tick, "retrievals": self.retrievals, "fallbacks": [list(f) for f in self.fallbacks],
-                "calls": self.calls}
+        # fallbacks in call order, not the order concurrent calls failed in: a checkpoint taken with the
+        # thought in flight must hold the same bytes however its calls finished
+        return {"tick": self.tick, "retrievals": self.retrievals,
+                "fallbacks": [list(f) for f in self.ordered_fallbacks()], "calls": self.calls}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Trace:

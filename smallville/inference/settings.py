@@ -50,6 +50,26 @@ def _check_url(value: str) -> str:
 HttpUrl = Annotated[str, AfterValidator(_check_url)]
 """An http(s) base URL, trimmed of spaces and the trailing slash (one validator for every endpoint kind)."""
 
+MASK = "***"
+
+
+def split_base_url(url: str) -> tuple[str, dict[str, str]]:
+    """(`url` without its query, the query's parameters). Some proxies take their key as a query parameter
+    (`http://host/v1?api-key=KEY`); the client must send it on every request (`default_query`) rather
+    than glue paths after it (`/v1?api-key=KEY/chat/completions` reaches no route)."""
+    parts = urllib.parse.urlsplit(url)
+    base = urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
+    return base, dict(urllib.parse.parse_qsl(parts.query, keep_blank_values=True))
+
+
+def is_masked_url(url: str) -> bool:
+    """Whether `url` is the masked form `display_url` writes (a save's manifest holds its URLs so): such a
+    URL lost its key and must never be used to connect."""
+    parts = urllib.parse.urlsplit(url)
+    password = parts.netloc.rpartition("@")[0].partition(":")[2] if "@" in parts.netloc else ""
+    values = [v for _, v in urllib.parse.parse_qsl(parts.query, keep_blank_values=True)]
+    return password == MASK or MASK in values
+
 
 def display_url(url: str) -> str:
     """`url` as it may be shown (errors, logs, status, the doctor's table): a password in the URL
@@ -62,8 +82,8 @@ def display_url(url: str) -> str:
     netloc = parts.netloc
     if "@" in netloc:
         user, _, host = netloc.rpartition("@")
-        netloc = f"{user.split(':', 1)[0]}:***@{host}" if ":" in user else f"***@{host}"
-    query = "&".join(f"{k}=***" for k, _ in urllib.parse.parse_qsl(parts.query, keep_blank_values=True))
+        netloc = f"{user.split(':', 1)[0]}:{MASK}@{host}" if ":" in user else f"{MASK}@{host}"
+    query = "&".join(f"{k}={MASK}" for k, _ in urllib.parse.parse_qsl(parts.query, keep_blank_values=True))
     return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
@@ -79,7 +99,13 @@ class EndpointSettings(BaseModel):
     weight: float = Field(1.0, gt=0, description="share of the work relative to the other endpoints")
     max_concurrency: int = Field(32, ge=1, le=4096, description="requests in flight at once")
     structured: StructuredMode = "json_schema"
-    timeout_s: float = Field(120.0, gt=0, le=3600, description="per request")
+    timeout_s: float = Field(120.0, gt=0, le=3600, description="per request (plus timeout_per_token_s each token)")
+    timeout_per_token_s: float = Field(0.0, ge=0, le=60, description="added to timeout_s per max_tokens asked: "
+                                       "for a slow server whose answer time grows with its length")
+
+    def timeout_for(self, max_tokens: int) -> float:
+        """The time one request asking for `max_tokens` may take."""
+        return self.timeout_s + self.timeout_per_token_s * max(0, max_tokens)
 
 
 class EmbeddingEndpointSettings(BaseModel):
@@ -109,6 +135,10 @@ class InferenceSettings(BaseModel):
     answer_retries: int = Field(2, ge=0, le=10, description="re-asks after an answer that fits no schema")
     breaker_failures: int = Field(5, ge=1, le=1000, description="consecutive failures that take an endpoint out")
     breaker_cooldown_s: float = Field(5.0, gt=0, le=3600, description="wait before probing it back in")
+    max_response_bytes: int = Field(1 << 20, ge=4096, le=1 << 30, description="largest answer body read; a "
+                                    "larger one fails as ResponseTooLarge (a server that ignores max_tokens)")
+    stop_after_first_failures: int = Field(8, ge=0, le=100_000, description="a run whose first N model calls "
+                                           "all fail cannot think and stops (0: never)")
     embedding: EmbeddingEndpointSettings | None = None
 
     @model_validator(mode="after")
@@ -162,6 +192,7 @@ def apply_env(settings: InferenceSettings, environ: Mapping[str, str] | None = N
                 "structured": first.structured if first else "json_schema",
                 "max_concurrency": first.max_concurrency if first else 32,
                 "timeout_s": first.timeout_s if first else 120.0,
+                "timeout_per_token_s": first.timeout_per_token_s if first else 0.0,
             }
         ]
     elif model:

@@ -102,7 +102,8 @@ class LogWriter:
 
 
 def truncate(path: Path, size: int) -> None:
-    """Cut the log back to `size` bytes (the end of a checkpointed tick) and make it durable."""
+    """Cut a file back to `size` bytes and make it durable: the log to the end of a checkpointed tick, the
+    recording of calls to the calls made by then."""
     with path.open("r+b") as f:
         f.truncate(size)
         f.flush()

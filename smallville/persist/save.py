@@ -11,30 +11,51 @@ Layout of `saves/<run>/`:
   checkpoint, one float32 array per resident (numpy's format, read with `allow_pickle=False`), written
   before the JSON; only the two newest are kept (about 10 MB each for the town's 25 after a day).
 - `calls.jsonl` and `inference.json` (generative runs): every model call, and the accounting per session.
+  A checkpoint also records the length of `calls.jsonl` (`calls_bytes`, whole lines, fsynced first).
+- `lock` (only while a writer runs): the pid, host and start time of the one process writing the save.
+
+One writer at a time: a run or a resume holds `lock` with `flock` on a descriptor it keeps open for
+the whole drive (`SaveLock`), so a second writer is refused with one line naming the first one's pid,
+before it reads or changes anything, and the kernel drops the lock of a process that dies however it
+dies (a kill -9 leaves the file, not the lock: the next writer takes it over). Readers (inspect,
+replay, eval) take no lock. A writer removes the file when it lets go.
 
 Resuming takes the newest checkpoint, cuts the log back to its length (events after it are simply
-simulated again, identically), and goes on: no tick is missing or duplicated, whenever the crash.
-Everything is checked before anything is changed, so a save that cannot be resumed is left untouched.
+simulated again, identically) and `calls.jsonl` back to its `calls_bytes` (those calls are made again,
+with the same occurrence numbers; checkpoints written before that field existed leave the recording as
+it is), and goes on: no tick is missing or duplicated, whenever the crash. Everything is checked before
+anything is changed, so a save that cannot be resumed is left untouched. `Save.check_log` is the check
+of the log against the newest checkpoint that resume, inspect and eval share: a log cut back before
+its checkpoint is a problem they all see.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import re
+import socket
+import time
+import weakref
 import zipfile
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 from smallville.core.events import SCHEMA_VERSION
-from smallville.errors import SaveError
-from smallville.persist.eventlog import LogScan, read_log
+from smallville.errors import SaveError, SaveInUse
+from smallville.inference.record import CALLS_FILE
+from smallville.persist.eventlog import LogScan, read_log, truncate
 
 MANIFEST = "manifest.json"
 EVENTS = "events.jsonl"
 CHECKPOINTS = "checkpoints"
+LOCK = "lock"
 FORMAT = "smallville-save"
 _CHECKPOINT_RE = re.compile(r"^tick-(\d{9})\.json$")
 
@@ -65,10 +86,153 @@ def _read_json(path: Path) -> Any:
         raise SaveError(path, f"not valid JSON ({exc})", line=line) from None
 
 
+def _holder_line(holder: dict[str, Any]) -> str:
+    """'in use by another smallville (pid 1234 on host, since 15:02)': what a refused writer is told."""
+    pid, host, since = holder.get("pid"), holder.get("host"), holder.get("since")
+    who = f"pid {pid}" if isinstance(pid, int) else "pid unknown"
+    if isinstance(host, str) and host:
+        who += f" on {host}"
+    if isinstance(since, (int, float)):
+        started = datetime.fromtimestamp(since)
+        who += ", since " + started.strftime("%H:%M" if started.date() == datetime.now().date() else "%Y-%m-%d %H:%M")
+    mine = pid == os.getpid() and host == socket.gethostname()
+    writer = "this process (an earlier writer that did not let go)" if mine else "another smallville"
+    return f"in use by {writer} ({who}); wait for it or stop it"
+
+
+def _read_holder(fd: int) -> dict[str, Any]:
+    """The holder's record. It writes it just after taking the lock: a moment's wait covers that gap."""
+    for _ in range(20):
+        raw = os.pread(fd, 4096, 0)
+        try:
+            holder = json.loads(raw.decode("utf-8"))
+            if isinstance(holder, dict):
+                return holder
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            pass
+        time.sleep(0.01)
+    return {}
+
+
+def _let_go(path: Path, fd: int) -> None:
+    """Remove the lock file (if it is still ours) and close the descriptor, which drops the flock."""
+    try:
+        mine = os.fstat(fd)
+        now = os.stat(path)
+        if (mine.st_dev, mine.st_ino) == (now.st_dev, now.st_ino):
+            path.unlink()
+    except OSError:
+        pass  # already gone, or the folder went read-only: the kernel still drops the lock below
+    os.close(fd)
+
+
+class SaveLock:
+    """The one writer's hold on a save: an `flock` on `<save>/lock`, kept until `release()`.
+
+    The lock lives on the open descriptor, not in the file: a process that dies however it dies (kill -9
+    included) drops it, so staleness never needs guessing; the file only says who holds it, for the
+    refusal's message. Released when the writer lets go, when the object is collected, or at exit.
+    """
+
+    def __init__(self, path: Path, fd: int):
+        self.path = path
+        self._fd = fd
+        self._finalizer = weakref.finalize(self, _let_go, path, fd)
+
+    @property
+    def held(self) -> bool:
+        return self._finalizer.alive
+
+    @classmethod
+    def acquire(cls, root: Path) -> SaveLock:
+        """Take the save's lock, or raise `SaveInUse` (naming the holder) / `SaveError`, changing nothing."""
+        if not root.is_dir():
+            raise SaveError(root, "no such save directory")
+        _check_writable(root)
+        path = root / LOCK
+        while True:
+            writable = True
+            try:
+                fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            except PermissionError:  # another user's lock file: still enough to learn whether it is held
+                writable = False
+                try:
+                    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+                except OSError as exc:
+                    raise SaveError(path, f"cannot open the save's lock ({exc.strerror}); nothing was changed") \
+                        from None
+            except OSError as exc:
+                raise SaveError(path, f"cannot open the save's lock ({exc.strerror}); nothing was changed") from None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = _read_holder(fd)
+                os.close(fd)
+                pid = holder.get("pid")
+                raise SaveInUse(root, pid if isinstance(pid, int) else None, _holder_line(holder)) from None
+            except OSError as exc:
+                os.close(fd)
+                raise SaveError(path, f"cannot lock the save ({exc.strerror}); nothing was changed") from None
+            if not writable:  # free, but not ours to write
+                os.close(fd)
+                raise SaveError(path, "read-only (another user's lock file): a run writes into its save as it goes "
+                                      "on; nothing was changed")
+            # A holder letting go removes the file: if it did so between our open and our flock, we hold a
+            # lock on a file nobody else will look at. Only the file still at the path counts.
+            try:
+                ours = os.fstat(fd)
+                there = os.stat(path)
+                if (ours.st_dev, ours.st_ino) == (there.st_dev, there.st_ino):
+                    break
+            except FileNotFoundError:
+                pass
+            os.close(fd)
+        holder = {"pid": os.getpid(), "host": socket.gethostname(), "since": round(time.time(), 3)}
+        data = (json.dumps(holder) + "\n").encode("utf-8")
+        os.ftruncate(fd, 0)  # a dead holder's record may be there: ours replaces it
+        os.pwrite(fd, data, 0)
+        os.fsync(fd)
+        return cls(path, fd)
+
+    def release(self) -> None:
+        """Let go: remove the file and drop the lock (idempotent)."""
+        self._finalizer()
+
+
+def _check_writable(path: Path) -> None:
+    # os.access, not a trial write: a refused resume must not change a byte. (For root it says yes to
+    # anything but a read-only file system, and root can indeed write there.)
+    if path.exists() and not os.access(path, os.W_OK):
+        raise SaveError(path, "read-only: a run writes into its save as it goes on; make it writable (or copy "
+                              "the save) and try again; nothing was changed")
+
+
+@dataclass(frozen=True)
+class LogProblem:
+    """A file of the save shorter than its newest checkpoint says: it was cut back or lost its end."""
+
+    kind: Literal["events", "calls", "checkpoint"]
+    path: Path
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+    def error(self, then: str) -> SaveError:
+        return SaveError(self.path, f"{self.message}; {then}")
+
+
 class Save:
     def __init__(self, root: Path, manifest: dict[str, Any]):
         self.root = root
         self.manifest = manifest
+        self.lock: SaveLock | None = None  # held while this process writes the save
+        # where a resume goes back to: the newest checkpoint's tick and the lengths it recorded
+        self.resume_point: dict[str, int] | None = None
+
+    @property
+    def calls_path(self) -> Path:
+        return self.root / CALLS_FILE
 
     @property
     def events_path(self) -> Path:
@@ -108,6 +272,39 @@ class Save:
                 raise SaveError(path, f"{key!r} must be an object, not {type(manifest[key]).__name__}")
         return cls(root, manifest)
 
+    @classmethod
+    def open_for_writing(cls, root: Path) -> Save:
+        """Lock the save for this process (first of all: a save another writer holds is not even read),
+        open it and check that it can be written; on any refusal the lock is let go and nothing changed."""
+        lock = SaveLock.acquire(root)
+        try:
+            save = cls.open(root)
+            save.lock = lock
+            save.check_writable()
+        except BaseException:
+            lock.release()
+            raise
+        return save
+
+    def lock_for_writing(self) -> SaveLock:
+        """Hold the save's lock (taking it if this object does not hold it yet)."""
+        if self.lock is None or not self.lock.held:
+            self.lock = SaveLock.acquire(self.root)
+        return self.lock
+
+    def release_lock(self) -> None:
+        """Let the save go (idempotent): the next writer may take it. Call when the drive ends."""
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
+
+    close = release_lock
+
+    def check_writable(self) -> None:
+        """Raise `SaveError` for the first part of the save a run writes that this process cannot write."""
+        for path in (self.root, self.events_path, self.checkpoints_dir, self.calls_path):
+            _check_writable(path)
+
     def update_manifest(self, **changes: Any) -> None:
         self.manifest.update(changes)
         atomic_write_json(self.root / MANIFEST, self.manifest)
@@ -122,9 +319,36 @@ class Save:
                 ticks.append(int(m.group(1)))
         return sorted(ticks)
 
-    def write_checkpoint(self, tick: int, log_bytes: int, state: dict[str, Any]) -> None:
+    def write_checkpoint(self, tick: int, log_bytes: int, state: dict[str, Any],
+                         calls_bytes: int | None = None) -> None:
+        """The state after `tick`, with the log's length and the recording's (`calls_bytes`: by default
+        the whole lines of `calls.jsonl` now, made durable first; 0 when there is none yet)."""
+        if calls_bytes is None:
+            calls_bytes = self.calls_length()
         path = self.checkpoints_dir / f"tick-{tick:09d}.json"
-        atomic_write_json(path, {"tick": tick, "log_bytes": log_bytes, "state": state})
+        atomic_write_json(path, {"tick": tick, "log_bytes": log_bytes, "calls_bytes": calls_bytes, "state": state})
+
+    def calls_length(self) -> int:
+        """The length of `calls.jsonl` up to its last whole line, fsynced (so that a checkpoint never
+        counts calls a power cut could lose); 0 without the file. The recorder writes and flushes each
+        call whole, so this counts every call finished so far."""
+        try:
+            fd = os.open(self.calls_path, os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return 0
+        try:
+            os.fsync(fd)
+            end = os.fstat(fd).st_size
+            while end > 0:  # back to the last newline (a call being written by another thread is not counted)
+                start = max(0, end - 65536)
+                chunk = os.pread(fd, end - start, start)
+                newline = chunk.rfind(b"\n")
+                if newline >= 0:
+                    return start + newline + 1
+                end = start
+            return 0
+        finally:
+            os.close(fd)
 
     def write_vectors(self, tick: int, vectors: dict[str, np.ndarray]) -> None:
         path = self.checkpoints_dir / f"tick-{tick:09d}.vectors.npz"
@@ -168,5 +392,58 @@ class Save:
     def read_log(self) -> LogScan:
         return read_log(self.events_path)
 
+    def read_checked_log(self) -> tuple[LogScan, list[LogProblem]]:
+        """The log, read and checked against the newest checkpoint (`check_log`), for a reader (inspect,
+        eval). The checkpoint is read first: a writer going on meanwhile only makes the log longer than
+        it says, never shorter, so a live run shows no false problem. An unreadable newest checkpoint is
+        itself a problem (resume stops on it anyway)."""
+        ticks = self.checkpoint_ticks()
+        checkpoint: dict[str, Any] | None = None
+        problems: list[LogProblem] = []
+        if ticks:
+            try:
+                checkpoint = self.read_checkpoint(ticks[-1])
+            except SaveError as exc:
+                problems.append(LogProblem("checkpoint", Path(exc.path), str(exc).removeprefix(f"{exc.path}: ")))
+        scan = self.read_log()
+        if checkpoint is not None:
+            problems += self.check_log(scan, checkpoint)
+        return scan, problems
+
+    def check_log(self, scan: LogScan, checkpoint: dict[str, Any]) -> list[LogProblem]:
+        """What does not fit `checkpoint` (the newest): a log shorter than the events it counts, a recording
+        shorter than the calls it counts. Empty when all is well. The one check resume, inspect and eval make."""
+        tick = checkpoint["tick"]
+        problems: list[LogProblem] = []
+        cut = int(checkpoint["log_bytes"])
+        if cut > scan.valid_bytes:
+            problems.append(LogProblem("events", self.events_path, f"the checkpoint at tick {tick} expects {cut} "
+                                       f"bytes of events, the log has {scan.valid_bytes}: it was cut back or "
+                                       "lost its end"))
+        calls = checkpoint.get("calls_bytes")
+        if isinstance(calls, int) and calls > 0:
+            size = self.calls_path.stat().st_size if self.calls_path.exists() else None
+            if size is None or size < calls:
+                found = "the file is missing" if size is None else f"the file has {size}"
+                problems.append(LogProblem("calls", self.calls_path, f"the checkpoint at tick {tick} expects "
+                                           f"{calls} bytes of recorded calls, {found}"))
+        return problems
+
+    def cut_back(self, point: dict[str, Any]) -> None:
+        """Cut the log and the recording back to a checkpoint's lengths (after every check has passed).
+        A checkpoint without `calls_bytes` (older saves) leaves the recording as it is."""
+        cut = int(point["log_bytes"])
+        if self.events_path.stat().st_size > cut:
+            truncate(self.events_path, cut)
+        calls = point.get("calls_bytes")
+        if isinstance(calls, int) and self.calls_path.exists() and self.calls_path.stat().st_size > calls:
+            truncate(self.calls_path, calls)
+
     def size_bytes(self) -> int:
-        return sum(p.stat().st_size for p in self.root.rglob("*") if p.is_file())
+        total = 0
+        for p in self.root.rglob("*"):
+            # a live writer's lock or temporary file may vanish between the listing and the look
+            with contextlib.suppress(FileNotFoundError):
+                if p.is_file():
+                    total += p.stat().st_size
+        return total

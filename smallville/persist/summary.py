@@ -2,6 +2,8 @@
 
 Owns the summary of a save (residents, ticks covered, events by kind, size, checkpoints, whether the
 run reached its target and whether a crash tore the log's last line), computed from the files only.
+A log or recording shorter than the newest checkpoint says (`Save.check_log`, the check resume makes)
+is shown as a warning line and listed in `problems`: the ticks shown are then not the whole run.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from smallville.persist.save import Save
 
 
 def summarize(save: Save) -> dict[str, Any]:
-    scan = save.read_log()
+    scan, problems = save.read_checked_log()
     manifest = save.manifest
     settings = settings_from_manifest(manifest.get("settings"), save.root / "manifest.json")
     clock = Clock(settings.sim.start, settings.sim.tick_seconds)
@@ -33,12 +35,14 @@ def summarize(save: Save) -> dict[str, Any]:
         "first_time": clock.label(first) if first is not None else None,
         "last_time": clock.label(last) if last is not None else None,
         "target_tick": target,
-        "complete": bool(checkpoints) and target is not None and checkpoints[-1] >= target,
+        # a log cut back before its checkpoints is not a complete run, whatever the checkpoints say
+        "complete": bool(checkpoints) and target is not None and checkpoints[-1] >= target and not problems,
         "events": dict(sorted(scan.counts.items())),
         "events_total": len(scan.events),
         "checkpoints": len(checkpoints),
         "last_checkpoint_tick": checkpoints[-1] if checkpoints else None,
         "torn_tail_bytes": scan.torn_tail_bytes,
+        "problems": [str(p) for p in problems],
         "bytes": save.size_bytes(),
         "minds": summarize_minds(scan.events, _scenario(settings)),
     }
@@ -69,6 +73,8 @@ def render(summary: dict[str, Any]) -> str:
         f"size        {summary['bytes'] / 1e6:.2f} MB",
         *render_minds(summary.get("minds", {})),
     ]
+    for problem in summary.get("problems", []):
+        lines.append(f"warning     {problem}; `smallville resume` refuses this save")
     if summary["torn_tail_bytes"]:
         torn = summary["torn_tail_bytes"]
         lines.append(f"note        a crash tore the log's last line ({torn} bytes); "

@@ -64,7 +64,8 @@ class Viewer:
         self.tick_seconds = source.clock.tick_seconds
         self.selected: str | None = None
         map_surface = load_map_surface(source.map_path)
-        self.renderer = TownRenderer(map_surface, source.names, tick_seconds=source.clock.tick_seconds)
+        self.renderer = TownRenderer(map_surface, source.names, tick_seconds=source.clock.tick_seconds,
+                                     sprites={n: p.sprite for n, p in source.personas.items()})
         self.camera = Camera(map_surface.get_width(), map_surface.get_height(), *self.map_area_size())
         self.scrubber = hud.Scrubber(source.first, source.last)
         self.inspector = Inspector(source.history, source.clock, source.personas)
@@ -77,6 +78,7 @@ class Viewer:
             self.at = float(source.first if start is None else max(source.first, min(start, source.last)))
             self.scene = source.scene_at(int(self.at))
         self.playing = self.live
+        self.open_on_residents()
         self.speed_index = speed_index
         if isinstance(source, LiveSource):  # the run's own pace, to the nearest step of the ladder
             pace = source.control.speed
@@ -92,6 +94,28 @@ class Viewer:
         self._announced = False  # the end of a live run has been told
         if isinstance(source, LiveSource):
             source.start()
+
+    def open_on_residents(self) -> None:
+        """The first view: on the first resident awake (in the residents file's order), else on the middle of
+        the town's residents, at a zoom where their labels read (never below 1:1)."""
+        figures = [self.scene.figures[n] for n in self.source.names if n in self.scene.figures]
+        if not figures:
+            return
+        awake = [f for f in figures if f.action and "sleep" not in f.action.lower()]
+        tile = self.renderer.tile
+        if awake:
+            px, py = awake[0].point(self.at)
+            self.camera.look_at((px + 0.5) * tile, (py + 0.5) * tile)
+            return
+        # Everyone asleep (a run's first hours): the view that holds the most of them at this zoom.
+        _, _, w, h = self.camera.visible()
+        half_w, half_h = w / tile / 2 * 0.8, h / tile / 2 * 0.8  # keep a margin for labels
+        points = [f.point(self.at) for f in figures]
+        groups = [[q for q in points if abs(q[0] - p[0]) <= half_w and abs(q[1] - p[1]) <= half_h]
+                  for p in points]
+        best = max(groups, key=len)  # first of the largest: the residents file's order breaks ties
+        self.camera.look_at((sum(q[0] for q in best) / len(best) + 0.5) * tile,
+                            (sum(q[1] for q in best) / len(best) + 0.5) * tile)
 
     # -- the loop -----------------------------------------------------------------------------------------
 
@@ -331,7 +355,10 @@ class Viewer:
                 folder = self.source.save.root / "screenshots"
                 folder.mkdir(exist_ok=True)
                 stamp = self.source.clock.time(int(self.at)).strftime("%Y%m%d-%H%M%S")
-                path = folder / f"{'live' if self.live else 'replay'}-{stamp}.png"
+                stem = f"{'live' if self.live else 'replay'}-{stamp}"
+                path, n = folder / f"{stem}.png", 2
+                while path.exists():  # several shots of one game moment each keep their own file
+                    path, n = folder / f"{stem}-{n}.png", n + 1
             pygame.image.save(self.screen, str(path))
         except (OSError, pygame.error) as exc:
             self.notify(f"no screenshot: {exc}")

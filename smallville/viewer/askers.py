@@ -66,9 +66,11 @@ class Askers:
     async def _open(self) -> Any:
         async with self._lock:
             if self._models is None:
+                from smallville.config import inference_for_save
                 from smallville.inference.session import open_models
 
-                opening = open_models(self.settings.inference, **self._given)
+                # the save's own endpoints, or the current config's where the save holds them masked
+                opening = open_models(inference_for_save(self.settings.inference), **self._given)
                 self._models = await self._stack.enter_async_context(opening)
                 log.info("interviews think with %s", self._models.description)
             return self._models
@@ -110,3 +112,4 @@ class Askers:
 def _nameless(name: str) -> Resident:
     """A persona for a resident the save's residents file no longer lists: the name is all there is."""
     return Resident(name=name, age=30, home=("?", "?"), spawn=(0, 0))
+

@@ -4,7 +4,9 @@ Owns the chat box at the foot of the inspector: typing (pygame's text input, so 
 pasted unicode work), the two modes (interview: answers from the resident's memories, nothing changes;
 inner voice: a thought planted in a live resident, which may change what it does), the conversation per
 resident, and answers that arrive later from `Askers` (shown as "thinking..." until then). What the user
-types is kept to `MAX_INPUT` characters; cleaning it for the model is the interview's business.
+types is cleaned as it arrives (`clean_typed`: one line of at most `MAX_INPUT` characters, nothing pygame
+cannot draw, no chat-template token), so the box never holds or draws what the model must not read; the
+interview cleans the question again for any other caller.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from dataclasses import dataclass, field
 import pygame
 
 from smallville.agents.interview import clean_question
+from smallville.agents.prompts.common import clean_typed
 from smallville.viewer.render import SELECTED, font, text, wrap
 
 log = logging.getLogger(__name__)
@@ -64,7 +67,7 @@ class ChatBox:
     def handle(self, event: pygame.event.Event, name: str, tick: int) -> bool:
         """Take a key or text event while the box is open; True if it was the chat's."""
         if event.type == pygame.TEXTINPUT:
-            self.typed = (self.typed + event.text)[:MAX_INPUT]
+            self.take(event.text)
             return True
         if event.type != pygame.KEYDOWN:
             return False
@@ -78,8 +81,13 @@ class ChatBox:
             self.toggle_mode(name)
         return True
 
+    def take(self, value: str) -> None:
+        """Typed or pasted text, added to the line. The whole line is cleaned again, not just the new part:
+        a template token typed in two halves is whole only now."""
+        self.typed = clean_typed(self.typed + str(value), MAX_INPUT)
+
     def send(self, name: str, tick: int) -> None:
-        said, self.typed = self.typed, ""
+        said, self.typed = clean_typed(self.typed, MAX_INPUT), ""  # `typed` may have been set, not typed
         try:
             clean_question(said)  # nothing but spaces and control characters: not sent, no model started
         except ValueError:
@@ -103,7 +111,8 @@ class ChatBox:
             self._note(name, f"not asked: {type(exc).__name__}: {exc}")
 
     def _note(self, name: str, value: str) -> None:
-        self.lines.setdefault(name, []).append(Line("", value))
+        # notes quote exceptions, which may quote what was typed or answered: cleaned like them
+        self.lines.setdefault(name, []).append(Line("", clean_typed(value, MAX_INPUT)))
 
     def settle(self) -> None:
         """Take the answers that have arrived."""
@@ -111,11 +120,12 @@ class ChatBox:
             for line in lines:
                 if line.pending is not None and line.pending.done():
                     try:
-                        line.value = line.pending.result().answer
+                        # cleaned to draw (the interview cleans its answers; another asker might not)
+                        line.value = clean_typed(line.pending.result().answer, MAX_INPUT)
                     except ValueError as exc:  # an empty question, after cleaning
-                        line.who, line.value = "", f"not asked: {exc}"
+                        line.who, line.value = "", clean_typed(f"not asked: {exc}", MAX_INPUT)
                     except Exception as exc:  # the model is gone: say so, keep the window
-                        line.who, line.value = "", f"no answer: {type(exc).__name__}: {exc}"
+                        line.who, line.value = "", clean_typed(f"no answer: {type(exc).__name__}: {exc}", MAX_INPUT)
                     line.pending = None
 
     def busy(self) -> bool:
@@ -142,7 +152,10 @@ class ChatBox:
         room = max(0, (area.height - 30 - input_h) // step)
         y = area.top + 28
         for part, colour in rows[-room:] if room else []:
-            surface.blit(text(part, size, colour, outline=False), (area.left + 10, y))
+            try:
+                surface.blit(text(part, size, colour, outline=False), (area.left + 10, y))
+            except pygame.error as exc:  # a cut through a long word can leave a row of nothing but a mark
+                log.debug("chat row not drawn: %s", exc)
             y += step
         if self.active:
             box = pygame.Rect(area.left + 6, area.bottom - input_h, area.width - 12, input_h - 4)

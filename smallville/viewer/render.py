@@ -6,14 +6,19 @@ once and cached: the map's tile layers flattened into one surface, each resident
 zoom step, every text label. The map layer of a frame is reused while the camera stands still, so a frame
 is mostly sprite blits (`smallville bench viewer`).
 
-Sprites: `assets/characters/<name>.png`, 4 columns (left, down, up, right) x 3 rows (stand, step A, step B)
-of 16 px frames, listed in `assets/characters/index.json`; a resident without one gets a generic figure.
+Sprites: `assets/characters/<sprite>.png`, 4 columns (left, down, up, right) x 3 rows (stand, step A, step B)
+of 16 px frames. Each resident's sheet is named by the residents file's `sprite` field, so a renamed resident
+keeps its look; without that field (a save whose residents file is gone) the sheet `assets/characters/index.json`
+lists for the name is used; a resident with neither, or whose sheet is missing or unreadable, is drawn as a
+generic figure (a red circle) and the reason is logged once.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import unicodedata
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 
@@ -24,6 +29,8 @@ from smallville.errors import MapError
 from smallville.viewer.camera import Camera
 from smallville.viewer.scene import Figure, Scene
 
+log = logging.getLogger(__name__)
+
 CHARACTERS = PROJECT_ROOT / "assets" / "characters"
 DIRECTIONS = ("left", "down", "up", "right")
 LABEL = (250, 250, 250)
@@ -31,6 +38,7 @@ SHADOW = (20, 20, 28)
 SELECTED = (255, 214, 0)
 BUBBLE = (255, 255, 250)
 INK = (30, 30, 40)
+GENERIC = (200, 80, 80)  # the figure of a resident without a sprite sheet
 
 
 def load_map_surface(tmx_path: Path) -> pygame.Surface:
@@ -96,28 +104,58 @@ def wrap(value: str, width_px: int, size: int) -> list[str]:
 
 
 class Sprites:
-    """Each resident's frames, scaled per zoom step and cached."""
+    """Each resident's frames, scaled per zoom step and cached.
 
-    def __init__(self, names: list[str], frame: int = 16):
+    `sprites` maps a resident's name to its residents-file `sprite` (a sheet's name in `characters`); a
+    name it lacks falls back to `characters/index.json`, then to the generic figure."""
+
+    def __init__(self, names: list[str], frame: int = 16, sprites: Mapping[str, str] | None = None,
+                 characters: Path = CHARACTERS):
         self.frame = frame
-        index = json.loads((CHARACTERS / "index.json").read_text(encoding="utf-8"))
-        self.files = {name: CHARACTERS / index["residents"][name] for name in names
-                      if name in index.get("residents", {})}
+        index = _index(characters)
+        given = sprites or {}
+        self.files: dict[str, Path] = {}
+        self._why: dict[str, str] = {}  # why a resident has no sheet, logged when it is first drawn
+        for name in names:
+            sprite = given.get(name, "")
+            if sprite and (Path(sprite).name != sprite or sprite in (".", "..")):
+                self._why[name] = f"its sprite {sprite!r} is not a sheet's name in {characters}"
+            elif sprite:
+                self.files[name] = characters / f"{sprite}.png"
+            elif name in index:
+                self.files[name] = characters / index[name]
+            else:
+                self._why[name] = "no sprite in the residents file or in index.json"
         self._sheets: dict[str, pygame.Surface] = {}
         self._scaled: dict[tuple[str, str, int, int], pygame.Surface] = {}
 
     def _sheet(self, name: str) -> pygame.Surface:
         if name not in self._sheets:
             path = self.files.get(name)
-            if path is not None and path.exists():
-                self._sheets[name] = pygame.image.load(str(path)).convert_alpha()
-            else:
-                sheet = pygame.Surface((self.frame * 4, self.frame * 3), pygame.SRCALPHA)
-                for col in range(4):
-                    for row in range(3):
-                        pygame.draw.circle(sheet, (200, 80, 80), (col * self.frame + 8, row * self.frame + 8), 6)
-                self._sheets[name] = sheet
+            sheet: pygame.Surface | None = None
+            why = self._why.get(name, "not a resident of the run")
+            if path is not None and not path.is_file():
+                why = f"its sprite sheet {path} is missing"
+            elif path is not None:
+                try:
+                    sheet = pygame.image.load(str(path)).convert_alpha()
+                except (OSError, pygame.error) as exc:  # missing or unreadable: the window goes on
+                    why = f"sprite sheet {path} cannot be loaded ({exc})"
+                if sheet is not None and (sheet.get_width() < 4 * self.frame or sheet.get_height() < 3 * self.frame):
+                    why, sheet = f"sprite sheet {path} is {sheet.get_size()}, smaller than 4 x 3 frames", None
+            if sheet is None:
+                log.warning("%s is drawn as a generic figure: %s", name, why)
+                sheet = self._generic()
+            self._sheets[name] = sheet
         return self._sheets[name]
+
+    def _generic(self) -> pygame.Surface:
+        sheet = pygame.Surface((self.frame * 4, self.frame * 3), pygame.SRCALPHA)
+        half = self.frame // 2
+        for col in range(4):
+            for row in range(3):
+                pygame.draw.circle(sheet, GENERIC, (col * self.frame + half, row * self.frame + half), 6)
+        return sheet
 
     def get(self, name: str, facing: str, step: int, size: int) -> pygame.Surface:
         key = (name, facing, step, size)
@@ -129,14 +167,26 @@ class Sprites:
         return self._scaled[key]
 
 
+def _index(characters: Path) -> dict[str, str]:
+    """index.json's sheets by resident name (the Ville's; other towns name theirs in the residents file)."""
+    try:
+        listed = json.loads((characters / "index.json").read_text(encoding="utf-8")).get("residents", {})
+    except (OSError, ValueError, AttributeError) as exc:
+        log.warning("sprite index %s not read: %s", characters / "index.json", exc)
+        return {}
+    return {str(k): str(v) for k, v in listed.items()} if isinstance(listed, dict) else {}
+
+
 class TownRenderer:
     """Draws a scene through a camera onto a surface (the map area)."""
 
-    def __init__(self, map_surface: pygame.Surface, names: list[str], tile: int = 16, tick_seconds: int = 10):
+    def __init__(self, map_surface: pygame.Surface, names: list[str], tile: int = 16, tick_seconds: int = 10,
+                 *, sprites: Mapping[str, str] | None = None):
+        """`sprites`: each resident's `sprite` from the residents file (by name)."""
         self.map = map_surface
         self.tile = tile
         self.tick_seconds = tick_seconds
-        self.sprites = Sprites(names, tile)
+        self.sprites = Sprites(names, tile, sprites)
         self._map_key: tuple[float, ...] | None = None
         self._map_frame: pygame.Surface | None = None
 

@@ -7,6 +7,7 @@ the resident's home and agree with the map's `spawns` layer. The agents' persona
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -48,6 +49,15 @@ class Resident(BaseModel):
     lifestyle: str = ""  # habits and daily rhythm, in words
     relationships: dict[str, str] = Field(default_factory=dict)  # other resident's name -> how they relate
     knows: list[Place] = Field(default_factory=list)  # arenas they know at the start (spatial memory)
+
+    @field_validator("sprite")
+    @classmethod
+    def _sprite(cls, value: str) -> str:
+        # a sheet's name in assets/characters (the viewer adds ".png"), never a path out of it
+        if value and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", value):
+            raise ValueError(f"sprite {value!r} must be a sheet's name in assets/characters, without '.png' "
+                             "or a folder")
+        return value
 
     @field_validator("wake", "bed")
     @classmethod

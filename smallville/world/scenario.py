@@ -13,6 +13,7 @@ import string
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -47,6 +48,37 @@ class Gathering(BaseModel):
     end: datetime
 
 
+Share = Annotated[float, Field(ge=0, le=1)]
+Count = Annotated[int, Field(ge=0)]
+
+
+class FactBaseline(BaseModel):
+    """Published figures for one fact, for a report to set beside its own (shares of all residents)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    aware_start: Share | None = None
+    aware_end: Share | None = None
+    held_start: Share | None = None
+    held_end: Share | None = None
+    invited: Count | None = None  # with a gathering: told before it starts
+    came: Count | None = None
+    invited_and_came: Count | None = None
+
+
+class Baseline(BaseModel):
+    """Published figures for the whole scenario, and where they come from (the report's column title)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    source: str = Field(min_length=1, max_length=40)
+    density_before: Share | None = None
+    density_after: Share | None = None
+    density_log_before: Share | None = None
+    density_log_after: Share | None = None
+    relationship_hallucination_rate: Share | None = None
+
+
 class Fact(BaseModel):
     """One piece of news, known at the start only by its holder."""
 
@@ -58,6 +90,7 @@ class Fact(BaseModel):
     question: str = Field(min_length=1)  # asked of every resident at the end
     evidence: list[str] = Field(default_factory=list)  # lower-case words a text must all contain
     gathering: Gathering | None = None  # the event it announces, if it is one
+    baseline: FactBaseline | None = None  # published figures to compare with (needs the scenario's [baseline])
 
     def carried_by(self, text: str) -> bool:
         """Whether `text` contains every evidence word (or a simple inflection of it) as a whole word."""
@@ -81,6 +114,20 @@ class Scenario(BaseModel):
     description: str = ""
     facts: list[Fact] = Field(default_factory=list)
     relationship_question: RelationshipQuestion
+    baseline: Baseline | None = None  # published figures (the Ville's: the paper's); none for most scenarios
+
+    def baselines(self) -> dict[str, Any] | None:
+        """The published figures as a report takes them: {"source": ..., "figures": {name: value}} with the
+        report's names ('party.aware_end', 'density_after', ...); None when the scenario gives none, so a
+        report compares only with what was published for this scenario."""
+        if self.baseline is None:
+            return None
+        figures = {k: float(v) for k, v in self.baseline.model_dump(exclude={"source"}).items() if v is not None}
+        for fact in self.facts:
+            if fact.baseline is not None:
+                figures.update({f"{fact.id}.{k}": float(v) for k, v in fact.baseline.model_dump().items()
+                                if v is not None})
+        return {"source": self.baseline.source, "figures": figures}
 
     def fact(self, fact_id: str) -> Fact:
         for f in self.facts:
@@ -115,6 +162,13 @@ def load_scenario(path: Path | str, residents: Iterable[Resident | str]) -> Scen
             raise MapError(path, f"the seeded memory lacks the evidence words {missing}", place=place)
         if fact.gathering is not None and fact.gathering.end <= fact.gathering.start:
             raise MapError(path, "the gathering must end after it starts", place=place + " gathering")
+        if fact.baseline is not None:
+            counts = [k for k in ("invited", "came", "invited_and_came") if getattr(fact.baseline, k) is not None]
+            if counts and fact.gathering is None:
+                raise MapError(path, f"{', '.join(counts)} need a gathering", place=place + " baseline")
+            if scenario.baseline is None:
+                raise MapError(path, "a fact's baseline needs the scenario's [baseline] with its source",
+                               place=place + " baseline")
     template = scenario.relationship_question.template
     try:
         fields = {f for _, f, _, _ in string.Formatter().parse(template) if f is not None}

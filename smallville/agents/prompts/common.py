@@ -18,6 +18,7 @@ from __future__ import annotations
 import difflib
 import logging
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -155,6 +156,53 @@ def clean_text(text: str, max_chars: int) -> str:
     text = re.sub(r'["\\\x00-\x1f{}\[\]]+', " ", text)
     text = re.sub(r"^\s*\d{1,2}[.)]\s+", "", text)
     return " ".join(text.split())[:max_chars].strip(" ,;")
+
+
+# -- what a person types -------------------------------------------------------------------------------
+
+# Chat-template markers a tokenizer may read as special tokens rather than text (llama.cpp's server, for
+# one, parses special tokens in the whole rendered prompt): ChatML's <|im_start|>, <|endoftext|>, Llama 3's
+# <|eot_id|>, Llama 2's </s> and <<SYS>>, Gemma's <start_of_turn>, Mistral's [INST], and those of models
+# not yet written. Any <...> or [UPPER_CASE] run without spaces is a candidate, so unknown ones are caught
+# too; spaces put inside the brackets break the token while a reader still sees what was typed.
+_ANGLE = re.compile(r"<([^\s<>]{1,64})>")
+_SQUARE = re.compile(r"\[(/?[A-Z][A-Z0-9_]{0,63})\]")
+# Letters under a pile of combining marks ("zalgo") draw far outside their line; a few marks a letter are
+# all any language uses.
+_MAX_MARKS = 4
+_INVISIBLE = ("Cf", "Cs", "Co", "Cn")  # format, surrogate, private use, unassigned
+
+
+def clean_typed(text: str, max_chars: int) -> str:
+    """What a person typed, made safe to store, draw and put in a prompt: one line of at most `max_chars`.
+
+    Code points that cannot be encoded (lone surrogates), invisible format characters (bidi overrides,
+    zero-width joiners), private-use and unassigned ones are dropped; control characters (a terminal
+    escape's ESC: what follows it is harmless text) and any other whitespace become one space each run
+    (not stripped, so a word can still be typed after a space); NFKC folds look-alikes (fullwidth <｜ ｜>)
+    into the characters a template token is made of before tokens are broken; at most four combining
+    marks a letter, none without one; chat-template tokens are broken by spaces. Idempotent, so the chat
+    can clean the whole line after every keystroke (a token typed in two halves is caught once whole).
+    """
+    # dropped before NFKC too, which needs encodable text and should compose what the drop brings together;
+    # the cut bounds the work for a huge paste
+    text = "".join(c for c in str(text)[: max_chars * 4] if unicodedata.category(c) not in _INVISIBLE)
+    kept: list[str] = []
+    marks = 0
+    for c in unicodedata.normalize("NFKC", text):
+        cat = unicodedata.category(c)
+        if cat in _INVISIBLE:
+            continue
+        if cat == "Cc" or cat[0] == "Z" or c.isspace():
+            c = " "
+        marks = marks + 1 if cat[0] == "M" else 0
+        # a mark with no letter under it (at the start, after a space) can draw as nothing, and pygame
+        # refuses to draw a word of zero width
+        if marks <= _MAX_MARKS and not (marks and (not kept or kept[-1] == " ")):
+            kept.append(c)
+    text = "".join(kept).replace("<|", "< |").replace("|>", "| >")
+    text = _SQUARE.sub(r"[ \1 ]", _ANGLE.sub(r"< \1 >", text))
+    return re.sub(r" {2,}", " ", text)[:max_chars]
 
 
 def has_words(text: str) -> bool:

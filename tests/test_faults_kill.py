@@ -1,0 +1,104 @@
+"""kill -9 at random moments of a generative run against the fake OpenAI-compatible server (the scripted model,
+answers coming back in shuffled orders): every resume ends with the bytes of an uninterrupted run, in the event
+log and in the record of calls."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from agents_kit import SCENARIO
+
+from smallville.inference.fake_server import FakeServerProcess
+
+CLI = [sys.executable, "-m", "smallville.cli"]
+HOURS = "16"
+
+
+@pytest.fixture(scope="module")
+def server() -> object:
+    fake = FakeServerProcess(answers="smallville.agents.scripted:answer", jitter_s=0.05, jitter_seed=5).start()
+    yield fake
+    fake.stop()
+
+
+def _config(tmp_path: Path, small_town: tuple[Path, Path], port: int) -> Path:
+    tmx, residents = small_town
+    (residents.parent / "scenario.toml").write_text(SCENARIO)
+    cfg = tmp_path / "smallville.toml"
+    cfg.write_text(f'''[sim]
+seed = 11
+[town]
+map = "{tmx}"
+residents = "{residents}"
+[agents]
+mind = "generative"
+economy = "off"
+[inference]
+backoff_s = 0.05
+[[inference.endpoints]]
+name = "fake"
+base_url = "http://127.0.0.1:{port}/v1"
+model = "fake-model"
+[inference.embedding]
+base_url = "http://127.0.0.1:{port}/v1"
+model = "fake-embedder"
+dim = 8
+''')
+    return cfg
+
+
+def _lines(path: Path) -> list[str]:
+    return path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+
+
+def test_kill_9_at_random_moments_then_resume_gives_the_same_bytes(tmp_path: Path, small_town: tuple[Path, Path],
+                                                                   server: FakeServerProcess) -> None:
+    cfg = _config(tmp_path, small_town, server.port)
+    whole = tmp_path / "whole"
+    started = time.perf_counter()
+    subprocess.run([*CLI, "run", "--headless", "--config", str(cfg), "--hours", HOURS, "--save", str(whole),
+                    "--no-progress"], check=True, capture_output=True, timeout=300)
+    wall = time.perf_counter() - started
+    reference = (whole / "events.jsonl").read_bytes()
+    assert b'"k":"talk"' in reference or b'"k":"plan' in reference  # the minds thought, not just walked
+
+    killed = tmp_path / "killed"
+    rng = random.Random(2026)
+    kills = 0
+    cut_at: list[int] = []  # the log's length at each kill
+    command = [*CLI, "run", "--headless", "--config", str(cfg), "--hours", HOURS, "--save", str(killed),
+               "--no-progress"]
+    resume = [*CLI, "resume", str(killed), "--headless", "--no-progress"]
+    while kills < 4:
+        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            proc.wait(timeout=rng.uniform(0.15, 0.6) * wall)
+        except subprocess.TimeoutExpired:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+            kills += 1
+            if (killed / "events.jsonl").exists():
+                cut_at.append((killed / "events.jsonl").stat().st_size)
+            if (killed / "manifest.json").exists():
+                command = resume
+            continue
+        assert proc.returncode == 0, proc.stderr.read().decode() if proc.stderr else ""
+        break
+    else:
+        done = subprocess.run(resume, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+    assert kills >= 1, "the run ended before any kill: lengthen it"
+    assert any(0 < n < len(reference) for n in cut_at), f"no kill landed mid-run: {cut_at} of {len(reference)}"
+    assert (killed / "events.jsonl").read_bytes() == reference
+    # calls are written as they complete (in any order), so compare them as a set of (request, occurrence)
+    calls = [(c["key"], c["n"]) for c in map(json.loads, _lines(killed / "calls.jsonl"))]
+    assert len(calls) == len(set(calls)), "a call recorded twice after a resume"
+    assert set(calls) == {(c["key"], c["n"]) for c in map(json.loads, _lines(whole / "calls.jsonl"))}
