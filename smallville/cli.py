@@ -22,14 +22,14 @@ from smallville.errors import SmallvilleError
 
 
 def _positive(value: str) -> float:
-    """An argparse type: a finite number above zero (`--hours nan`, `inf` or `-1` are refused here, with
-    the flag named, before anything is made)."""
+    """An argparse type: a finite number above zero and below a million (`--hours nan`, `inf`, `-1` or
+    `1e308` are refused here, with the flag named, before anything is made or changed)."""
     try:
         number = float(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
-    if not math.isfinite(number) or number <= 0:
-        raise argparse.ArgumentTypeError(f"{value!r}: give a finite number above 0")
+    if not math.isfinite(number) or not 0 < number < 1e6:
+        raise argparse.ArgumentTypeError(f"{value!r}: give a finite number above 0 and below 1,000,000")
     return number
 
 
@@ -154,6 +154,8 @@ def _open_display() -> None:
 
 def _watch(save: Any, sim: Any, target: int, speed: float | None, inference: Any) -> dict[str, Any]:
     """The run on a thread beside the window; closing the window stops it (thoughts finish, a checkpoint)."""
+    import signal
+
     import pygame
 
     from smallville.errors import SaveError
@@ -163,9 +165,21 @@ def _watch(save: Any, sim: Any, target: int, speed: float | None, inference: Any
 
     control = Control(speed if speed is not None else 5.0)
     viewer = Viewer(LiveSource(save, sim, target, control, inference=inference))
+
+    def stop(signum: int, frame: Any) -> None:
+        # as closing the window: the run stops with a checkpoint at the tick reached; a second signal insists
+        if not viewer.running:
+            raise KeyboardInterrupt
+        viewer.running = False
+        print("stopping: the residents finish their thoughts, then a checkpoint (Ctrl-C again to stop now and "
+              "resume from the checkpoint before)", file=sys.stderr, flush=True)
+
+    old = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         viewer.run()
     finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
         pygame.quit()
     if control.error is not None:
         raise control.error
@@ -207,11 +221,12 @@ def _minutes(value: str) -> float:
     try:
         if ":" in value:
             hours, minutes = value.split(":", 1)
-            if not (hours.strip().isdigit() and minutes.strip().isdigit() and int(minutes) < 60):
+            if not (hours.strip().isdigit() and minutes.strip().isdigit() and int(minutes) < 60
+                    and int(hours) < 1_000_000):
                 raise ValueError(value)
             return int(hours) * 60 + int(minutes)
         hours_f = float(value)
-        if not math.isfinite(hours_f) or hours_f < 0:
+        if not math.isfinite(hours_f) or not 0 <= hours_f < 1e6:
             raise ValueError(value)
         return hours_f * 60
     except ValueError:
@@ -418,7 +433,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.set_defaults(func=cmd_eval)
 
     bench = sub.add_parser("bench", help="print benchmark figures")
-    bench.add_argument("name", choices=["world", "inference", "agents", "viewer"])
+    bench.add_argument("name", choices=["world", "inference", "agents", "viewer", "first-run"])
     bench.add_argument("--json", action="store_true")
     bench.add_argument("--quick", action="store_true", help="fewer repetitions (for smoke tests)")
     bench.add_argument("--embedded-day", action="store_true",

@@ -134,6 +134,13 @@ def inference_for_save(saved: InferenceSettings, config: Path | None = None) -> 
     if config is None and not os.environ.get("OPENAI_BASE_URL") and not any(is_masked_url(u) for u in urls):
         return saved
     current = current_inference(config)
+    if saved.endpoints and current.uses_embedded_server:
+        # never a silent switch from the run's own servers to the small embedded model
+        names = ", ".join(e.name for e in saved.endpoints)
+        why = "names no endpoint" if config is not None else \
+            "holds its endpoint URLs masked (a key was in them) and no config names them"
+        raise ConfigError(f"inference.endpoints: the save thought with {names}, but {config or 'the save'} {why}; "
+                          "give the config that names them with --config FILE (or set OPENAI_BASE_URL)")
 
     def embedder(i: InferenceSettings) -> str:
         return "the bundled all-MiniLM-L6-v2" if i.embedding is None else \

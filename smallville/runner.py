@@ -313,6 +313,15 @@ async def _settle_within(grace_s: float, save: Save, sim: Simulation, settle: An
         log.warning("no checkpoint at tick %d: %s", sim.tick, exc)
 
 
+async def _cancel_thoughts(sim: Simulation) -> None:
+    """Cancel the thoughts still in flight and wait for them to end, so that a run stopping on an error ends
+    quietly (no task left to be destroyed pending, no error nobody retrieved)."""
+    tasks = [t for j in list(getattr(sim.mind, "jobs", [])) if (t := getattr(j, "task", None)) is not None]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
 def _announce_stop(sim: Simulation) -> None:
     """Say at once what a stop waits for (the first Ctrl-C must never look ignored)."""
     jobs = getattr(sim.mind, "jobs", None)
@@ -448,6 +457,7 @@ async def _drive(save: Save, sim: Simulation, until_tick: int, *, progress: bool
                         stop.requested = stop.requested or control.stop_requested
                     if opened is not None and (unable := opened.fatal()) is not None:
                         await _settle_within(FATAL_GRACE_S, save, sim, settle, writer)
+                        await _cancel_thoughts(sim)
                         raise unable
                     if tick % every == 0 or tick == until_tick:
                         await _settle_and_checkpoint(save, sim, settle, writer)
@@ -465,6 +475,9 @@ async def _drive(save: Save, sim: Simulation, until_tick: int, *, progress: bool
                     stopped = sim.tick < until_tick
                     if checkpointed != sim.tick:
                         await _settle_and_checkpoint(save, sim, settle, writer)
+                # a run too short to reach the watch's count: not one call answered means it never thought
+                if opened is not None and not stopped and (unable := opened.fatal(at_end=True)) is not None:
+                    raise unable
     finally:
         if refresher is not None:
             refresher.cancel()

@@ -133,10 +133,11 @@ def test_inner_voice_plants_a_thought_and_replans(tmp_path: Path, small_town, em
 
 
 def test_faults_never_stop_the_day(tmp_path: Path, small_town, embedder) -> None:
-    """Garbage answers, then a server that is gone for hours, then back: residents keep living, every
-    fallback is an event, and the calls come back when the server does."""
+    """Garbage answers, then a server that is gone (the resume stops, saved), then back: residents keep
+    living, every fallback is an event, and the calls come back when the server does."""
     from inference_kit import settings_for
 
+    from smallville.inference.base import ModelsUnusable
     from smallville.inference.fake_server import FakeServer
 
     with FakeServer(answers="smallville.agents.scripted:answer") as server:
@@ -147,11 +148,14 @@ def test_faults_never_stop_the_day(tmp_path: Path, small_town, embedder) -> None
         assert first["mind"]["calls"] > 0
         server.kill()
         save, sim = resume_run(out)
-        dead = drive(save, sim, round(13 * sim.clock.ticks_per_hour), progress=False, embedder=embedder)
+        # a resume into a server that is gone stops (it cannot think), with a checkpoint to go on from
+        with pytest.raises(ModelsUnusable, match="the first 8 model calls all failed"):
+            drive(save, sim, round(13 * sim.clock.ticks_per_hour), progress=False, embedder=embedder)
+        dead = [f for f in events(out, "fallback") if f["t"] >= 9 * sim.clock.ticks_per_hour]
         server.revive()
         save, sim = resume_run(out)
         drive(save, sim, round(16 * sim.clock.ticks_per_hour), progress=False, embedder=embedder)
-    assert sum(dead["fallbacks"].values()) > 0
+    assert dead, "the residents lived on defaults while the server was gone"
     day = sim.clock.ticks_per_hour
     for who in ("Ada Lovelace", "Bob Builder"):
         starts = [e["t"] for e in events(out, "act", who=who) if 9 * day <= e["t"] < 16 * day]

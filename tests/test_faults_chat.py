@@ -232,3 +232,19 @@ def test_hostile_input_through_the_window(day: Path, embedder: LocalEmbedder, sp
     assert len(records) == sent
     for r in records:
         assert not special(r["question"]) and not special(r["answer"]) and drawable(r["answer"])
+
+
+def test_cleaning_is_a_fixed_point_on_random_hostile_text() -> None:
+    """The chat cleans the whole line after every keystroke: cleaning a cleaned text must change nothing
+    (a space inserted to break a token once left an accent without its letter for the next pass)."""
+    import random
+
+    from smallville.agents.prompts.common import clean_typed
+
+    rng = random.Random(2026)
+    alphabet = [chr(c) for c in [*range(32, 127), 0x300, 0x301, 0x200B, 0x202E, 0xD800, 0xFF1C, 0xFF5C, 0xFF1E]]
+    alphabet += ["<|", "|>", "[INST]", "<<SYS>>", "</s>"]
+    for _ in range(5000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30)))
+        once = clean_typed(text, 200)
+        assert clean_typed(once, 200) == once, repr(text)

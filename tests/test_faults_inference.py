@@ -4,8 +4,10 @@ health watch that must notice), a key in the base URL, and the embedded server's
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import re
 import time
 import tracemalloc
 from collections.abc import Sequence
@@ -143,7 +145,7 @@ def test_b_every_first_call_failing_makes_the_run_fatal_naming_the_endpoint(kind
                 await _fail_calls(models, 1)
                 fatal = models.fatal()
                 assert isinstance(fatal, ModelsUnusable) and fatal.endpoint == "a"
-                assert str(fatal).startswith("[a] all of the first 8 model calls failed")
+                assert str(fatal).startswith("[a] the first 8 model calls all failed")
                 assert "\n" not in str(fatal)
                 totals = models.accounting.totals()
                 assert (totals.calls, totals.ok, totals.failed) == (8, 0, 8)
@@ -170,20 +172,77 @@ def test_b_a_configuration_error_is_fatal_at_once(fault, tmp_path, monkeypatch):
         assert "'no-such-model'" in str(fatal) and srv.base_url in str(fatal)
 
 
-def test_b_a_run_that_answers_is_not_fatal_even_with_weak_answers_or_later_failures(tmp_path):
+def test_b_a_weak_model_that_fails_now_and_then_is_not_fatal(tmp_path):
     with servers(1) as (srv,):
-        # one good answer, then answers that fit no schema: a weak model, not a dead one
-        srv.script("ok", *["garbage"] * 10)
+        # answers that fit no schema, three in every four: a weak model, not a dead one
+        srv.script(*(["ok", "garbage", "garbage", "garbage"] * 5))
 
         async def go() -> None:
             async with open_models(settings_for(srv, answer_retries=0), tmp_path, embedder=_Vectors()) as models:
-                await models.lm.complete_model(CHAT, Plan, opts())
-                for _ in range(10):
-                    with pytest.raises(AnswerInvalid):
+                for i in range(20):
+                    if i % 4 == 0:
                         await models.lm.complete_model(CHAT, Plan, opts())
+                    else:
+                        with pytest.raises(AnswerInvalid):
+                            await models.lm.complete_model(CHAT, Plan, opts())
+                assert models.fatal() is None and models.fatal(at_end=True) is None
+
+        run(go())
+
+
+def test_b_a_server_that_dies_mid_run_is_told_not_fatal(tmp_path, caplog):
+    """A server that answered and then goes away (a restart) leaves the residents on defaults until it is back,
+    loudly: a study of days should survive it. A resume into a dead server stops (the first-calls rule)."""
+    with servers(1) as (srv,):
+        async def go() -> None:
+            async with open_models(settings_for(srv, retries=1, backoff_s=0.01, backoff_max_s=0.02), tmp_path,
+                                   embedder=_Vectors()) as models:
+                for _ in range(5):
+                    await models.lm.complete_model(CHAT, Plan, opts())
                 srv.set_default("500")
-                await _fail_calls(models, 10)
+                await _fail_calls(models, 9)
                 assert models.fatal() is None
+                srv.set_default("ok")
+                for _ in range(50):  # the breaker probes the server back in after its cooldown
+                    await asyncio.sleep(0.2)
+                    with contextlib.suppress(InferenceError):
+                        await models.lm.complete_model(CHAT, Plan, opts())
+                        break
+
+        with caplog.at_level(logging.WARNING, logger="smallville.inference"):
+            run(go())
+    assert "8 model calls in a row failed" in caplog.text and "think on defaults" in caplog.text
+    assert re.search(r"answer again after \d+ failures in a row", caplog.text)
+
+
+def test_b_a_short_run_whose_every_call_failed_is_fatal_at_its_end(tmp_path):
+    with servers(1) as (srv,):
+        srv.set_default("500")
+
+        async def go() -> None:
+            async with open_models(settings_for(srv, retries=0), tmp_path, embedder=_Vectors()) as models:
+                await _fail_calls(models, 3)
+                assert models.fatal() is None  # too few to judge while the run goes on
+                assert "all 3 model and embedding calls failed" in str(models.fatal(at_end=True))
+
+        run(go())
+
+
+def test_b_embeddings_failing_in_a_row_are_fatal_too(tmp_path):
+    from smallville.inference.embed import RemoteEmbedder
+
+    with servers(1) as (srv,):
+        srv.set_default("500")
+        embedder = RemoteEmbedder(srv.base_url, "fake-model", dim=8, name="vectors", max_retries=0)
+
+        async def go() -> None:
+            async with open_models(settings_for(srv), tmp_path, lm=_Answers(), embedder=embedder) as models:
+                for _ in range(8):
+                    with pytest.raises(InferenceError):
+                        await models.embedder.embed(["a kite"])
+                fatal = models.fatal()
+                assert fatal is not None and "the first 8 embedding calls all failed" in str(fatal)
+                assert fatal.endpoint == "vectors"
 
         run(go())
 
@@ -197,7 +256,7 @@ def test_b_a_server_whose_every_answer_is_unusable_is_fatal(tmp_path):
                 for _ in range(8):
                     with pytest.raises(AnswerInvalid):
                         await models.lm.complete_model(CHAT, Plan, opts())
-                assert models.fatal() is not None and "all of the first 8" in str(models.fatal())
+                assert models.fatal() is not None and "the first 8 model calls all failed" in str(models.fatal())
 
         run(go())
 
@@ -295,6 +354,23 @@ def test_c_a_run_goes_on_with_the_current_config_never_the_saved_masked_url(tmp_
         assert f"api-key={SECRET}" in srv.stats()["recent_queries"]
 
 
+def test_c_an_embedding_server_with_its_key_in_the_url_gets_it(tmp_path):
+    from smallville.inference.embed import RemoteEmbedder
+
+    with servers(1) as (srv,):
+        embedder = RemoteEmbedder(f"{srv.base_url}?api-key={SECRET}", "fake-model", dim=8, name="vectors")
+
+        async def go() -> None:
+            vectors = await embedder.embed(["a kite festival", "a party"])
+            assert vectors.shape == (2, 8)
+            await embedder.aclose()
+
+        run(go())
+        assert f"api-key={SECRET}" in srv.stats()["recent_queries"]
+    with pytest.raises(InferenceError, match="masked"):
+        RemoteEmbedder(f"{srv.base_url}?api-key=***", "fake-model", dim=8)
+
+
 # -- D: the embedded server's timeouts ------------------------------------------------------------------
 
 
@@ -368,3 +444,39 @@ def test_d_a_timeout_at_a_single_slot_server_starts_no_duplicate_generation():
     assert stats["paths"]["/v1/chat/completions"] == 2 + 2  # no retry of the first; the dropped one's retry
     assert stats["outcomes"].get("gone", 0) == 0
     assert 1.4 < wall < 5
+
+
+def test_c_resume_never_switches_silently_to_the_embedded_model(tmp_path, monkeypatch):
+    from smallville.config import inference_for_save, load_settings
+    from smallville.errors import ConfigError
+
+    monkeypatch.chdir(tmp_path)  # no ./smallville.toml here
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    monkeypatch.delenv("SMALLVILLE_MODEL", raising=False)
+    config = tmp_path / "elsewhere.toml"
+    config.write_text('[[inference.endpoints]]\nname = "proxy"\nbase_url = "http://127.0.0.1:9/v1?api-key=K123456"\n'
+                      'model = "m"\n', encoding="utf-8")
+    from smallville.runner import manifest_settings
+
+    saved = settings_from_manifest(json.loads(json.dumps(manifest_settings(load_settings(config)))),
+                                   tmp_path / "manifest.json").inference
+    with pytest.raises(ConfigError, match="--config") as refused:
+        inference_for_save(saved)
+    assert "proxy" in str(refused.value) and "K123456" not in str(refused.value)
+    assert inference_for_save(saved, config).endpoints[0].base_url.endswith("?api-key=K123456")
+
+
+def test_a_an_embeddings_answer_far_larger_than_asked_is_not_read_whole(tmp_path):
+    from smallville.inference.base import ResponseTooLarge
+    from smallville.inference.embed import RemoteEmbedder
+
+    # a server whose vectors are 200,000 numbers long (about 4 MB an answer) where 8 were asked
+    with FakeServer(embedding_dim=200_000) as srv:
+        embedder = RemoteEmbedder(srv.base_url, "fake-model", dim=8, name="vectors", max_retries=0)
+
+        async def go() -> None:
+            with pytest.raises(ResponseTooLarge, match="embeddings answer over"):
+                await embedder.embed(["a kite", "a party"])
+            await embedder.aclose()
+
+        run(go())

@@ -49,7 +49,7 @@ base_url = "http://127.0.0.1:{port}/v1"
 model = "fake-model"
 [inference.embedding]
 base_url = "http://127.0.0.1:{port}/v1"
-model = "fake-embedder"
+model = "fake-model"
 dim = 8
 ''')
     return cfg

@@ -153,7 +153,8 @@ def test_a_read_only_save_is_refused_in_one_line(tmp_path: Path, small_settings:
             p.chmod(0o755 if p.is_dir() else 0o644)
     assert done.returncode == 2, done.stderr
     line = done.stderr.strip()
-    where = save if read_only == "folder" else save / "events.jsonl"
+    # the first part a run writes that cannot be written is named (the folder, else the manifest)
+    where = save if read_only == "folder" else save / "manifest.json"
     assert "\n" not in line and line.startswith(f"error: {where}: read-only") and "nothing was changed" in line
     assert _digest(save) == before and not (save / "lock").exists()
 
@@ -205,3 +206,20 @@ def test_inspect_eval_and_resume_see_a_log_cut_back_before_its_checkpoint(genera
     assert _digest(save) == before
     # the whole save: no problem to report
     assert summarize(Save.open(generative_save))["problems"] == []
+
+
+@pytest.mark.parametrize("kind", ["symlink", "fifo"])
+def test_a_lock_that_is_not_a_plain_file_is_refused_and_nothing_is_written(tmp_path: Path, small_settings: Settings,
+                                                                          kind: str) -> None:
+    save = _made(tmp_path / "save", small_settings, 1).root
+    precious = tmp_path / "precious.txt"
+    precious.write_text("mine\n")
+    if kind == "symlink":  # a save from someone else must not make us write into a file of ours
+        (save / "lock").symlink_to(precious)
+    else:
+        os.mkfifo(save / "lock")
+    before = _digest(save)
+    done = subprocess.run([*CLI, "resume", str(save), "--no-progress"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and "lock" in done.stderr
+    assert precious.read_text() == "mine\n" and _digest(save) == before

@@ -41,11 +41,12 @@ backoff_max_s = 0.1
 name = "bad-gpu"
 base_url = "http://127.0.0.1:{port}/v1"
 model = "{model}"
-timeout_s = 2
+timeout_s = 0.5
 [inference.embedding]
 base_url = "http://127.0.0.1:{port}/v1"
-model = "fake-embedder"
+model = "fake-model"
 dim = 8
+timeout_s = 0.5
 ''')
     return cfg
 

@@ -3,6 +3,7 @@ resume from there gives the bytes an uninterrupted run gives."""
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import subprocess
@@ -22,8 +23,9 @@ def _config(tmp_path: Path, small_town: tuple[Path, Path]) -> Path:
     return cfg
 
 
-def _stop_midway(args: list[str], after_s: float, sig: int = signal.SIGINT) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.Popen([*CLI, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def _stop_midway(args: list[str], after_s: float, sig: int = signal.SIGINT,
+                 env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.Popen([*CLI, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     time.sleep(after_s)
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=60)
@@ -53,3 +55,24 @@ def test_a_stop_in_the_pacers_nap_checkpoints_the_tick_it_names(tmp_path: Path,
         assert resumed.returncode == 0, resumed.stderr
         assert f"(tick {stopped})" in resumed.stdout  # went on from the stop tick, nothing simulated twice
         assert (save / "events.jsonl").read_bytes() == (reference / "events.jsonl").read_bytes()
+
+
+def test_ctrl_c_in_the_window_stops_like_closing_it(tmp_path: Path) -> None:
+    """The first Ctrl-C in a live window is answered at once and ends as closing the window does: a checkpoint
+    at the tick reached, exit 0, and a resume that gives an uninterrupted run's bytes (it used to exit 130
+    with the work since the last hourly checkpoint lost)."""
+    town = ["--mind", "routine", "--seed", "3", "--hours", "3"]  # the Ville: its map can be drawn
+    reference = tmp_path / "whole"
+    subprocess.run([*CLI, "run", "--headless", *town, "--save", str(reference), "--no-progress"], check=True,
+                   capture_output=True, timeout=120)
+    save = tmp_path / "window"
+    env = {**os.environ, "SDL_VIDEODRIVER": "dummy", "SDL_AUDIODRIVER": "dummy"}
+    done = _stop_midway(["run", *town, "--save", str(save), "--speed", "20"], after_s=5.0, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "stopping:" in done.stderr and "Traceback" not in done.stderr
+    stopped = int(re.search(r"stopped at tick (\d+)", done.stdout).group(1))  # type: ignore[union-attr]
+    assert 0 < stopped < 3 * 360 and Save.open(save).checkpoint_ticks()[-1] == stopped
+    resumed = subprocess.run([*CLI, "resume", str(save), "--headless", "--no-progress"], capture_output=True,
+                             text=True, timeout=120)
+    assert resumed.returncode == 0, resumed.stderr
+    assert (save / "events.jsonl").read_bytes() == (reference / "events.jsonl").read_bytes()

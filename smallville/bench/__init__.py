@@ -29,6 +29,10 @@ def run_bench(name: str, quick: bool = False, embedded_day: bool = False, days: 
         if embedded_day:
             figures.update(bench_embedded_day())
         return figures
+    if name == "first-run":
+        from smallville.bench.firstrun import bench_first_run
+
+        return bench_first_run(quick=quick)
     if name == "viewer":
         from smallville.bench.viewer import bench_viewer
 

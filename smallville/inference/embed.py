@@ -31,8 +31,8 @@ from typing import Any
 import numpy as np
 
 from smallville.errors import SaveError
-from smallville.inference.base import InferenceError
-from smallville.inference.settings import display_url
+from smallville.inference.base import InferenceError, ResponseTooLarge
+from smallville.inference.settings import display_url, is_masked_url, split_base_url
 
 log = logging.getLogger(__name__)
 #: Fallbacks taken, by kind ("embed:torch": ONNX Runtime could not be used).
@@ -200,6 +200,9 @@ class _CachingEmbedder:
                     fut = self._inflight.pop(text, None)
                     if fut is not None and not fut.done():
                         fut.set_exception(_as_inference_error(exc))
+                        if isinstance(exc, asyncio.CancelledError):
+                            # a run shutting down may leave no caller to await it: marked seen, not logged
+                            fut.exception()
                 if not isinstance(exc, Exception):
                     self._queue = []
                     raise
@@ -333,9 +336,15 @@ class RemoteEmbedder(_CachingEmbedder):
         self._dim = dim or self.cache.dim
         self._key = os.environ.get(api_key_env, "")
         self._url = display_url(base_url)
+        if is_masked_url(base_url):
+            raise InferenceError(f"{self._url} is a URL as a save records it, its key masked: give the embedding "
+                                 "server's real URL in the config", self.endpoint)
+        plain, query = split_base_url(base_url)  # a key in the query goes with every request, as in the pool
+        self._query_secrets = [v for v in query.values() if len(v) >= 4]
         self._client_args: dict[str, Any] = {
             # Local servers (vLLM, llama.cpp, Ollama) ignore the key; the client insists on a non-empty one.
-            "base_url": base_url, "api_key": self._key or "not-set", "timeout": timeout_s, "max_retries": max_retries}
+            "base_url": plain, "default_query": query or None, "api_key": self._key or "not-set",
+            "timeout": timeout_s, "max_retries": max_retries}
         self._client: Any = None
         self._client_loop: asyncio.AbstractEventLoop | None = None
         self._openai = openai
@@ -355,17 +364,31 @@ class RemoteEmbedder(_CachingEmbedder):
         return self._dim
 
     def _redact(self, text: str) -> str:
-        return text.replace(self._key, "***") if len(self._key) >= 4 else text
+        for secret in [self._key, *self._query_secrets]:
+            if len(secret) >= 4:
+                text = text.replace(secret, "***")
+        return text
 
     async def _compute(self, texts: list[str]) -> np.ndarray:
-        from smallville.inference.pool import classify_api_error
+        from smallville.inference.pool import _http, _read_capped, _TooLarge, classify_api_error
 
         caught: Exception | None = None
+        # An answer's size is bounded by what was asked: a number takes at most ~32 bytes of JSON. Streamed and
+        # read up to that, so that a server padding its answers costs no memory (the pool caps chat alike).
+        limit = max(1 << 20, len(texts) * (self._dim or 4096) * 32)
         try:
-            resp = await self._client_for_loop().embeddings.create(model=self.model, input=texts,
-                                                                   encoding_format="float")
+            response = await self._client_for_loop().post(
+                "/embeddings", body={"model": self.model, "input": texts, "encoding_format": "float"},
+                cast_to=_http.Response, stream=True)
+            try:
+                body = await _read_capped(response, limit)
+            finally:
+                await response.aclose()
         except self._openai.OpenAIError as exc:
             caught = exc
+        except _TooLarge:
+            raise ResponseTooLarge(f"an embeddings answer over {limit:,} bytes for {len(texts)} texts; not read "
+                                   "further", self.endpoint) from None
         if caught is not None:
             # the pool's reading of a failure (the client has already retried), raised outside the handler so
             # that the error does not chain the client's exception: it holds the request and its key
@@ -375,12 +398,16 @@ class RemoteEmbedder(_CachingEmbedder):
                                          retry_after_max_s=0.0)
             del caught
             raise failure.error
-        data = sorted(resp.data or [], key=lambda d: d.index)
+        try:
+            items = json.loads(body)["data"]
+            data = sorted(items or [], key=lambda d: int(d["index"]))
+        except (ValueError, TypeError, KeyError, UnicodeDecodeError):
+            raise InferenceError("the embeddings answer is not an embeddings list", self.endpoint) from None
         if len(data) != len(texts):
             raise InferenceError(f"asked for {len(texts)} embeddings, got {len(data)}", self.endpoint)
         try:
-            mat = np.array([d.embedding for d in data], dtype=np.float32)
-        except (TypeError, ValueError):
+            mat = np.array([d["embedding"] for d in data], dtype=np.float32)
+        except (TypeError, ValueError, KeyError):
             raise InferenceError("embeddings of unequal length or not numbers", self.endpoint) from None
         if mat.ndim != 2 or mat.shape[1] == 0:
             raise InferenceError(f"embeddings of unexpected shape {mat.shape}", self.endpoint)

@@ -19,7 +19,7 @@ from typing import Any
 
 from smallville.inference.accounting import Accounting
 from smallville.inference.base import Embedder, InferenceError, LanguageModel
-from smallville.inference.health import HealthWatch, Watched
+from smallville.inference.health import HealthWatch, Watched, WatchedEmbedder
 from smallville.inference.record import CALLS_FILE, Recorder, Replayer
 from smallville.inference.settings import EndpointSettings, InferenceSettings
 
@@ -35,10 +35,10 @@ class Models:
     description: str  # where the answers come from, for the run's banner
     health: HealthWatch = field(default_factory=HealthWatch)
 
-    def fatal(self) -> InferenceError | None:
+    def fatal(self, *, at_end: bool = False) -> InferenceError | None:
         """Why the run cannot think (stop it at this tick, with a checkpoint, and exit non-zero), or None.
         The error names the endpoint and never a key; `str()` is the one-line message to print."""
-        return self.health.fatal()
+        return self.health.fatal(at_end=at_end)
 
 
 def make_embedder(settings: InferenceSettings) -> Embedder:
@@ -48,7 +48,7 @@ def make_embedder(settings: InferenceSettings) -> Embedder:
     if e is None:
         return LocalEmbedder()
     return RemoteEmbedder(str(e.base_url), e.model, api_key_env=e.api_key_env, name=e.name, dim=e.dim,
-                          max_batch=e.max_batch)
+                          max_batch=e.max_batch, timeout_s=e.timeout_s)
 
 
 @contextlib.asynccontextmanager
@@ -59,7 +59,7 @@ async def open_models(settings: InferenceSettings, save_root: Path | None = None
     from smallville.inference.pool import ServerPool
 
     accounting = Accounting()
-    health = HealthWatch(settings.stop_after_first_failures)
+    health = HealthWatch(settings.stop_after_failures)
     counted_inside = False  # whether the model counts its calls into `accounting` itself (the pool does)
     embed = embedder or make_embedder(settings)
     async with contextlib.AsyncExitStack() as stack:
@@ -92,7 +92,7 @@ async def open_models(settings: InferenceSettings, save_root: Path | None = None
             model = stack.enter_context(Recorder(model, save_root / CALLS_FILE))
         model = Watched(model, health, None if counted_inside else accounting)
         try:
-            yield Models(model, embed, accounting, description, health)
+            yield Models(model, WatchedEmbedder(embed, health), accounting, description, health)
         finally:
             if save_root is not None:
                 _save_accounting(accounting, save_root / ACCOUNTING_FILE)

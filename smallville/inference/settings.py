@@ -137,8 +137,8 @@ class InferenceSettings(BaseModel):
     breaker_cooldown_s: float = Field(5.0, gt=0, le=3600, description="wait before probing it back in")
     max_response_bytes: int = Field(1 << 20, ge=4096, le=1 << 30, description="largest answer body read; a "
                                     "larger one fails as ResponseTooLarge (a server that ignores max_tokens)")
-    stop_after_first_failures: int = Field(8, ge=0, le=100_000, description="a run whose first N model calls "
-                                           "all fail cannot think and stops (0: never)")
+    stop_after_failures: int = Field(8, ge=0, le=100_000, description="a run whose model (or embedding) calls "
+                                     "fail N times in a row cannot think and stops (0: only on a config error)")
     embedding: EmbeddingEndpointSettings | None = None
 
     @model_validator(mode="after")

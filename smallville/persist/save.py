@@ -37,6 +37,7 @@ import json
 import os
 import re
 import socket
+import stat
 import time
 import weakref
 import zipfile
@@ -153,16 +154,20 @@ class SaveLock:
         while True:
             writable = True
             try:
-                fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+                fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
             except PermissionError:  # another user's lock file: still enough to learn whether it is held
                 writable = False
                 try:
-                    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+                    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK)
                 except OSError as exc:
                     raise SaveError(path, f"cannot open the save's lock ({exc.strerror}); nothing was changed") \
                         from None
             except OSError as exc:
                 raise SaveError(path, f"cannot open the save's lock ({exc.strerror}); nothing was changed") from None
+            if not stat.S_ISREG(os.fstat(fd).st_mode):  # a FIFO or device put there: never read or write it
+                os.close(fd)
+                raise SaveError(path, "is not a plain file (the save's lock must be one); remove it and try again; "
+                                      "nothing was changed")
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -197,6 +202,22 @@ class SaveLock:
     def release(self) -> None:
         """Let go: remove the file and drop the lock (idempotent)."""
         self._finalizer()
+
+
+def _never_started(root: Path) -> bool:
+    """An empty folder, or the skeleton a run leaves when it is killed while its save is being made (no
+    manifest, no checkpoint, an empty log; a lock file nobody holds)."""
+    if (root / MANIFEST).exists():
+        return False
+    for entry in root.iterdir():
+        if entry.name == LOCK or entry.name.startswith(MANIFEST):  # a lock, or a manifest's unfinished .tmp
+            continue
+        if entry.name == CHECKPOINTS and entry.is_dir() and not any(entry.iterdir()):
+            continue
+        if entry.name == EVENTS and entry.is_file() and entry.stat().st_size == 0:
+            continue
+        return False
+    return True
 
 
 def _check_writable(path: Path) -> None:
@@ -246,19 +267,42 @@ class Save:
 
     @classmethod
     def create(cls, root: Path, manifest: dict[str, Any]) -> Save:
-        if root.exists() and any(root.iterdir()):
+        """Make a new save at `root` (a folder that does not exist, is empty, or holds only the skeleton of a
+        run killed while it was being made) and hold its writer lock, taken before anything is written: of
+        two processes making one save at once, the second is refused in one line."""
+        if root.exists() and not root.is_dir():
+            raise SaveError(root, "not a folder; choose a folder for the new run")
+        if root.exists() and not _never_started(root):
             raise SaveError(root, "directory exists and is not empty; choose another --save or resume it")
-        root.mkdir(parents=True, exist_ok=True)
-        (root / CHECKPOINTS).mkdir()
-        (root / EVENTS).touch()
-        full = {"format": FORMAT, "schema_version": SCHEMA_VERSION, **manifest}
-        atomic_write_json(root / MANIFEST, full)
-        return cls(root, full)
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise SaveError(root, f"cannot make the save folder ({exc.strerror or exc})") from None
+        lock = SaveLock.acquire(root)
+        try:
+            if not _never_started(root):  # another process made it between our look and our lock
+                raise SaveError(root, "directory exists and is not empty; choose another --save or resume it")
+            (root / CHECKPOINTS).mkdir(exist_ok=True)
+            (root / EVENTS).touch()
+            full = {"format": FORMAT, "schema_version": SCHEMA_VERSION, **manifest}
+            atomic_write_json(root / MANIFEST, full)
+        except OSError as exc:
+            lock.release()
+            raise SaveError(root, f"cannot write the new save ({exc.strerror or exc})") from None
+        except BaseException:
+            lock.release()
+            raise
+        save = cls(root, full)
+        save.lock = lock
+        return save
 
     @classmethod
     def open(cls, root: Path) -> Save:
         if not root.is_dir():
             raise SaveError(root, "no such save directory")
+        if _never_started(root):
+            raise SaveError(root, "this run was stopped while its save was being made and never started; "
+                                  "start it again with --save naming this folder")
         manifest = _read_json(root / MANIFEST)
         path = root / MANIFEST
         if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
@@ -302,7 +346,8 @@ class Save:
 
     def check_writable(self) -> None:
         """Raise `SaveError` for the first part of the save a run writes that this process cannot write."""
-        for path in (self.root, self.events_path, self.checkpoints_dir, self.calls_path):
+        for path in (self.root, self.root / MANIFEST, self.events_path, self.checkpoints_dir, self.calls_path,
+                     self.root / "inference.json"):
             _check_writable(path)
 
     def update_manifest(self, **changes: Any) -> None:

@@ -184,6 +184,17 @@ def clean_typed(text: str, max_chars: int) -> str:
     marks a letter, none without one; chat-template tokens are broken by spaces. Idempotent, so the chat
     can clean the whole line after every keystroke (a token typed in two halves is caught once whole).
     """
+    # Breaking a token inserts a space, which can leave a mark without its letter for the next pass to drop:
+    # passes until nothing changes (two in practice) make the result a fixed point.
+    for _ in range(4):
+        cleaned = _clean_once(text, max_chars)
+        if cleaned == text:
+            break
+        text = cleaned
+    return text
+
+
+def _clean_once(text: str, max_chars: int) -> str:
     # dropped before NFKC too, which needs encodable text and should compose what the drop brings together;
     # the cut bounds the work for a huge paste
     text = "".join(c for c in str(text)[: max_chars * 4] if unicodedata.category(c) not in _INVISIBLE)
