@@ -480,3 +480,18 @@ def test_a_an_embeddings_answer_far_larger_than_asked_is_not_read_whole(tmp_path
             await embedder.aclose()
 
         run(go())
+
+
+def test_d_the_embedded_model_leaves_a_core_to_the_town(monkeypatch):
+    """llama.cpp's threads wait for each other at every layer: one sharing its core with other work slows
+    every token (a morning with one core busy went from 5 minutes to hours). One fewer than the cores."""
+    import os
+
+    from smallville.inference.local import default_threads
+
+    monkeypatch.delenv("SMALLVILLE_LLAMA_THREADS", raising=False)
+    assert default_threads() == max(1, len(os.sched_getaffinity(0)) - 1)
+    monkeypatch.setenv("SMALLVILLE_LLAMA_THREADS", "3")
+    assert default_threads() == 3
+    monkeypatch.setenv("SMALLVILLE_LLAMA_THREADS", "lots")
+    assert default_threads() == max(1, len(os.sched_getaffinity(0)) - 1)

@@ -100,6 +100,22 @@ runpy.run_module("llama_cpp.server", run_name="__main__", alter_sys=True)
 """
 
 
+def default_threads() -> int:
+    """Threads for the embedded model: `SMALLVILLE_LLAMA_THREADS`, else one fewer than the cores this process
+    may use (at least one). The town's own process needs a core for its embeddings and ticks, and llama.cpp's
+    threads wait for each other at every layer: when one of them shares its core with other work (the town,
+    or whatever else keeps the machine busy), each token waits on it. On 2 cores with one kept busy, two
+    threads answered about 20 times slower than one (measured in `docs/benchmarks.md`)."""
+    asked = os.environ.get("SMALLVILLE_LLAMA_THREADS", "").strip()
+    if asked.isdigit() and int(asked) > 0:
+        return int(asked)
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    return max(1, cores - 1)
+
+
 def without_extra_buffer_types() -> None:
     """Make every llama.cpp model loaded in this process use no extra buffer types (llama.cpp's weight
     repacking, AMX among them). On CPUs that report AMX (Sapphire Rapids and later) this llama.cpp's AMX
@@ -180,7 +196,7 @@ class EmbeddedServer:
         self.model_path = Path(model_path) if model_path else None
         self.model = alias
         self.n_ctx = n_ctx
-        self.threads = threads or os.cpu_count() or 1
+        self.threads = threads or default_threads()
         self.startup_timeout_s = startup_timeout_s
         self.announce = announce
         self.extra_args = extra_args
