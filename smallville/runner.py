@@ -432,10 +432,10 @@ async def _drive(save: Save, sim: Simulation, until_tick: int, *, progress: bool
                 sim.mind.attach(opened.lm, opened.embedder)  # type: ignore[attr-defined]
             if control is not None:
                 control.attach(sim.mind, opened)
-            progress = _Progress(bar, sim, start_tick, started)
-            progress.accounting = opened.accounting if opened is not None else None
+            line = _Progress(bar, sim, start_tick, started)
+            line.accounting = opened.accounting if opened is not None else None
             if not bar.disable:
-                refresher = asyncio.get_running_loop().create_task(progress.keep_fresh())
+                refresher = asyncio.get_running_loop().create_task(line.keep_fresh())
             pacer = _Pace(sim, speed)
             checkpointed = sim.tick  # the tick of the newest checkpoint this drive wrote (or resumed from)
             with _StopFlag(announce=lambda: _announce_stop(sim)) as stop:
@@ -467,7 +467,7 @@ async def _drive(save: Save, sim: Simulation, until_tick: int, *, progress: bool
                     if tick % per_minute == 0:
                         await pacer.keep(tick, stop)
                     if tick % 60 == 0 or tick == until_tick:
-                        progress.show()
+                        line.show()
                 # Every way out of the loop but a second Ctrl-C passes here: a stop, however it came (a
                 # signal in the middle of a tick, in the pacer's nap, from the window), ends with a settled
                 # checkpoint at the tick reached, so that resume goes on from exactly there.
