@@ -51,15 +51,6 @@ _count = _whole(1)
 _seed = _whole(0, 2**63)  # what the named random streams and the servers' seed fields take
 
 
-def _new_save_dir(path: Path) -> Path:
-    """Where a new run may be saved: a folder that does not exist yet or is empty."""
-    from smallville.errors import SaveError
-
-    if path.exists() and not path.is_dir():
-        raise SaveError(path, "--save names a file, not a folder; choose a folder for the new run")
-    return path
-
-
 def _settings(args: argparse.Namespace) -> Any:
     from smallville.config import load_settings
 
@@ -102,7 +93,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not args.headless:
         _open_display()  # before the save is made: no window, no half-made run
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    save_dir = _new_save_dir(Path(args.save) if args.save else Path("saves") / f"{stamp}-seed{settings.sim.seed}")
+    save_dir = Path(args.save) if args.save else Path("saves") / f"{stamp}-seed{settings.sim.seed}"
     save, sim = new_run(save_dir, settings, args.hours)
     save.update_manifest(view="headless" if args.headless else "window")  # resume goes on the same way
     print(f"smallville {__version__}: {len(sim.agents)} residents of {sim.town.world}, "

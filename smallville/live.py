@@ -63,11 +63,9 @@ class Control:
         plant = getattr(mind, "plant", None)
         if plant is not None and models is not None:
             self._plant = plant
-        jobs = getattr(mind, "jobs", None)
-        if jobs is not None:
-            # read from the window's thread while the run's finishes jobs: each task is read once
-            self.in_flight = lambda: sum(1 for j in list(mind.jobs) if (task := j.task) is not None
-                                         and not task.done())
+        in_flight = getattr(mind, "in_flight", None)
+        if in_flight is not None:
+            self.in_flight = lambda: len(in_flight())
 
     async def turn(self) -> bool:
         """Return when the run may take its next tick: not paused, a step is owed, or a stop is asked.

@@ -133,6 +133,13 @@ def with_economy(settings: Settings) -> Settings:
     return settings.model_copy(update={"agents": resolved})
 
 
+def _first_tick(settings: Settings, world: Loaded) -> Simulation:
+    """A run's simulation as it starts, before its first tick (a new run, or one killed before its first
+    checkpoint)."""
+    return Simulation(world.town, world.residents, seed=settings.sim.seed, clock=world.clock,
+                      mind=make_mind(settings, world))
+
+
 def new_run(save_dir: Path, settings: Settings, hours: float) -> tuple[Save, Simulation]:
     settings = with_economy(settings)
     world = load(settings)
@@ -147,11 +154,9 @@ def new_run(save_dir: Path, settings: Settings, hours: float) -> tuple[Save, Sim
                       "names": [r.name for r in world.residents]},
         "target_tick": target,
     }
-    save = Save.create(save_dir, manifest)
-    save.lock_for_writing()  # held until the drive lets go (or the process ends)
+    save = Save.create(save_dir, manifest)  # holds the writer lock until the drive lets go
     try:
-        sim = Simulation(world.town, world.residents, seed=settings.sim.seed, clock=world.clock,
-                         mind=make_mind(settings, world))
+        sim = _first_tick(settings, world)
         _checkpoint(save, sim, 0, 0)
     except BaseException:
         save.release_lock()
@@ -192,9 +197,7 @@ def _check_for_resume(save: Save) -> tuple[Simulation, int]:
         # starts again from its settings (resume_run writes that first checkpoint).
         log.info("the save has no checkpoint and no events yet: starting the run from its beginning")
         save.resume_point = {"tick": 0, "log_bytes": 0, "calls_bytes": 0}
-        sim = Simulation(world.town, world.residents, seed=settings.sim.seed, clock=world.clock,
-                         mind=make_mind(settings, world))
-        return sim, 0
+        return _first_tick(settings, world), 0
     checkpoint = save.latest_checkpoint()
     cut = int(checkpoint["log_bytes"])
     problems = save.check_log(scan, checkpoint)  # the same check inspect and eval make
@@ -313,9 +316,16 @@ async def _settle_within(grace_s: float, save: Save, sim: Simulation, settle: An
         log.warning("no checkpoint at tick %d: %s", sim.tick, exc)
 
 
+def _in_flight(sim: Simulation) -> list[Any]:
+    """The mind's thoughts under way (none for a mind that does not think with a model)."""
+    in_flight = getattr(sim.mind, "in_flight", None)
+    return in_flight() if in_flight is not None else []
+
+
 async def _cancel_thoughts(sim: Simulation) -> None:
     """Cancel the thoughts still in flight and wait for them to end, so that a run stopping on an error ends
     quietly (no task left to be destroyed pending, no error nobody retrieved)."""
+    # every task, finished ones too: gathering them retrieves whatever they raised
     tasks = [t for j in list(getattr(sim.mind, "jobs", [])) if (t := getattr(j, "task", None)) is not None]
     for task in tasks:
         task.cancel()
@@ -324,9 +334,7 @@ async def _cancel_thoughts(sim: Simulation) -> None:
 
 def _announce_stop(sim: Simulation) -> None:
     """Say at once what a stop waits for (the first Ctrl-C must never look ignored)."""
-    jobs = getattr(sim.mind, "jobs", None)
-    thinking = sum(1 for j in list(jobs) if getattr(j, "task", None) is not None and not j.task.done()) \
-        if jobs is not None else 0
+    thinking = len(_in_flight(sim))
     waiting = f"finishing {thinking} thought{'s' if thinking != 1 else ''} under way, then " if thinking else ""
     tqdm.write(f"stopping at {sim.clock.label(sim.tick)}: {waiting}a checkpoint "
                "(Ctrl-C again to stop now and resume from the checkpoint before)", file=sys.stderr)
@@ -347,11 +355,10 @@ class _Progress:
         self._seen: dict[int, float] = {}  # job id -> wall time it was first seen in flight
 
     def thinking(self) -> str:
-        jobs = getattr(self.sim.mind, "jobs", None)
-        if jobs is None:
+        if not hasattr(self.sim.mind, "in_flight"):
             return ""
         now = time.perf_counter()
-        flying = [j for j in list(jobs) if getattr(j, "task", None) is not None and not j.task.done()]
+        flying = _in_flight(self.sim)
         self._seen = {j.id: self._seen.get(j.id, now) for j in flying}
         parts = []
         if flying:

@@ -171,6 +171,11 @@ class GenerativeMind:
         for job in self.jobs:
             self._finish(job)
 
+    def in_flight(self) -> list[Job]:
+        """The thoughts whose model calls are still under way. Safe from another thread (the window's):
+        the job list is copied and each task read once, while the run's loop finishes jobs."""
+        return [j for j in list(self.jobs) if (task := j.task) is not None and not task.done()]
+
     def _finish(self, job: Job) -> None:
         if job.task is not None:
             job.result, job.task = job.task.result(), None

@@ -271,7 +271,7 @@ class Save:
         run killed while it was being made) and hold its writer lock, taken before anything is written: of
         two processes making one save at once, the second is refused in one line."""
         if root.exists() and not root.is_dir():
-            raise SaveError(root, "not a folder; choose a folder for the new run")
+            raise SaveError(root, "names a file, not a folder; choose a folder for the new run")
         if root.exists() and not _never_started(root):
             raise SaveError(root, "directory exists and is not empty; choose another --save or resume it")
         try:
@@ -341,8 +341,6 @@ class Save:
         if self.lock is not None:
             self.lock.release()
             self.lock = None
-
-    close = release_lock
 
     def check_writable(self) -> None:
         """Raise `SaveError` for the first part of the save a run writes that this process cannot write."""

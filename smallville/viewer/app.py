@@ -96,8 +96,8 @@ class Viewer:
             source.start()
 
     def open_on_residents(self) -> None:
-        """The first view: on the first resident awake (in the residents file's order), else on the middle of
-        the town's residents, at a zoom where their labels read (never below 1:1)."""
+        """The first view, at the opening zoom: on the first resident awake (in the residents file's order),
+        else on the largest group of residents that view can hold."""
         figures = [self.scene.figures[n] for n in self.source.names if n in self.scene.figures]
         if not figures:
             return

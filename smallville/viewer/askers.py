@@ -112,4 +112,3 @@ class Askers:
 def _nameless(name: str) -> Resident:
     """A persona for a resident the save's residents file no longer lists: the name is all there is."""
     return Resident(name=name, age=30, home=("?", "?"), spawn=(0, 0))
-
