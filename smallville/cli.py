@@ -1,4 +1,4 @@
-"""The `smallville` command: run, resume, replay, inspect, eval, map, doctor, bench.
+"""The `smallville` command: run, resume, replay, inspect, eval, map, doctor, monitor, bench.
 
 Owns argument parsing and how results and errors reach the user. Every `SmallvilleError` becomes one
 line on stderr (naming file, line, layer or key) and exit status 2, never a traceback. Scripts rely on
@@ -87,6 +87,7 @@ def _report(args: argparse.Namespace, save_dir: Path, result: dict[str, Any]) ->
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from smallville.monitor import monitor_beside
     from smallville.runner import drive, new_run
 
     settings = _settings(args)
@@ -98,6 +99,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     save.update_manifest(view="headless" if args.headless else "window")  # resume goes on the same way
     print(f"smallville {__version__}: {len(sim.agents)} residents of {sim.town.world}, "
           f"seed {settings.sim.seed}, {args.hours:g} game hours -> {save_dir}")
+    monitor_beside(args, save_dir)  # --monitor: the web page beside the run (its address printed)
     if args.headless:
         result = drive(save, sim, save.manifest["target_tick"], progress=not args.no_progress, speed=args.speed,
                        inference=settings.inference)
@@ -226,6 +228,7 @@ def _minutes(value: str) -> float:
 
 def cmd_resume(args: argparse.Namespace) -> int:
     from smallville.config import inference_for_save, settings_from_manifest
+    from smallville.monitor import monitor_beside
     from smallville.persist.save import Save
     from smallville.runner import drive, resume_run
 
@@ -251,6 +254,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
         return 0
     print(f"resuming {save_dir} at {sim.clock.label(sim.tick)} (tick {sim.tick}) to tick {target}"
           f"{'' if headless else ' in the window'}")
+    monitor_beside(args, save_dir)  # --monitor: the web page beside the run (its address printed)
     if headless:
         result = drive(save, sim, target, progress=not args.no_progress, speed=args.speed, inference=inference)
     else:
@@ -352,6 +356,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from smallville.games.cli import add_game_parser
+    from smallville.monitor import add_monitor_command, add_monitor_flag
+    from smallville.population.cli import add_population_parser
+
     p = argparse.ArgumentParser(prog="smallville", description="A town of generative agents.")
     p.add_argument("--version", action="version", version=f"smallville {__version__}")
     p.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
@@ -373,6 +381,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--mind", choices=["generative", "routine"],
                      help="generative: language-model minds (default); routine: fixed habits, no model")
     run.set_defaults(func=cmd_run)
+    add_monitor_flag(run)
 
     resume = sub.add_parser("resume", help="continue a save (after a stop or a crash)")
     common(resume)
@@ -384,6 +393,7 @@ def build_parser() -> argparse.ArgumentParser:
     resume.add_argument("--hours", type=_positive, help="game hours beyond where the save stands "
                                                    "(default: up to the run's original target)")
     resume.set_defaults(func=cmd_resume)
+    add_monitor_flag(resume)
 
     replay = sub.add_parser("replay", help="watch a saved run in a window (no model needed)")
     replay.add_argument("save_dir")
@@ -423,8 +433,10 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--no-progress", action="store_true", help="no progress bar")
     evaluate.set_defaults(func=cmd_eval)
 
+    add_monitor_command(sub)
+
     bench = sub.add_parser("bench", help="print benchmark figures")
-    bench.add_argument("name", choices=["world", "inference", "agents", "viewer", "first-run"])
+    bench.add_argument("name", choices=["world", "inference", "agents", "viewer", "first-run", "population", "games"])
     bench.add_argument("--json", action="store_true")
     bench.add_argument("--quick", action="store_true", help="fewer repetitions (for smoke tests)")
     bench.add_argument("--embedded-day", action="store_true",
@@ -432,6 +444,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--no-days", action="store_true", help="agents: only retrieval, no whole game days")
     bench.add_argument("--save", help="viewer: measure the replay of this save (default: a routine 2-day run)")
     bench.set_defaults(func=cmd_bench)
+    add_population_parser(sub)
+    add_game_parser(sub)
     return p
 
 

@@ -211,6 +211,10 @@ def _check_for_resume(save: Save) -> tuple[Simulation, int]:
                                 mind=make_mind(settings, world, vectors))
     redo = save.events_path.stat().st_size - cut
     save.resume_point = {k: int(checkpoint[k]) for k in ("tick", "log_bytes", "calls_bytes") if k in checkpoint}
+    # thoughts kept as their inputs start again: the calls they made before the checkpoint are made again
+    jobs = checkpoint["state"].get("mind", {}).get("jobs", []) if isinstance(checkpoint["state"].get("mind"), dict) \
+        else []
+    save.resume_point["restart"] = sorted(int(j["id"]) for j in jobs if j.get("result") is None)
     return sim, redo
 
 
@@ -234,16 +238,23 @@ def resume_run(save_dir: Path) -> tuple[Save, Simulation]:
 
 class _StopFlag:
     """Turns SIGINT/SIGTERM into a request to stop at the next tick boundary. The first signal is answered
-    at once on stderr (`announce`); a second one means the user insists: KeyboardInterrupt, now."""
+    at once on stderr (`announce`); a second one means the user will not wait for the thoughts in flight
+    (`hurry`: they are cancelled now, and start again on resume); a third, KeyboardInterrupt, now."""
 
-    def __init__(self, announce: Any = None) -> None:
+    def __init__(self, announce: Any = None, announce_hurry: Any = None) -> None:
         self.requested = False
-        self.announce = announce
+        self.hurry = False
+        self.announce, self.announce_hurry = announce, announce_hurry
         self._old: dict[int, Any] = {}
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
-        if self.requested:  # a second Ctrl-C: the user insists
+        if self.hurry:  # a third Ctrl-C: even the checkpoint is not waited for
             raise KeyboardInterrupt
+        if self.requested:
+            self.hurry = True
+            if self.announce_hurry is not None:
+                self.announce_hurry()
+            return
         self.requested = True
         if self.announce is not None:
             self.announce()
@@ -262,8 +273,10 @@ class _StopFlag:
 
 def _checkpoint(save: Save, sim: Simulation, tick: int, log_bytes: int) -> None:
     """Vectors first (a checkpoint without its vectors is never the newest), then the JSON state, which
-    also records the length of `calls.jsonl` (the recorder flushes every call as it ends, and a checkpoint
-    is taken with no thought in flight, so that length holds exactly the calls made up to `tick`)."""
+    also records the length of `calls.jsonl` (the recorder flushes every call as it ends). Thoughts still in
+    flight go into the state as their inputs and start again on a resume from it: so a checkpoint never
+    waits for the model, and the calls they made so far may be in that length (and made again on resume,
+    with the same answers from a recording)."""
     vectors = getattr(sim.mind, "vectors", None)
     if vectors is not None:
         save.write_vectors(tick, vectors())
@@ -295,24 +308,29 @@ class _Pace:
             ahead = until - time.perf_counter()
 
 
-async def _settle_and_checkpoint(save: Save, sim: Simulation, settle: Any, writer: LogWriter) -> None:
+#: Wall seconds a stop (Ctrl-C, SIGTERM, the window closed, a run whose models cannot answer) waits for the
+#: thoughts in flight; those still running then are cancelled, kept in the checkpoint as their inputs and
+#: started again on resume, so a stop always checkpoints the tick it reached and loses no thought.
+STOP_GRACE_S = 20.0
+
+
+async def _stop_checkpoint(save: Save, sim: Simulation, writer: LogWriter, stop: _StopFlag | None = None) -> None:
+    """The checkpoint of a stop, at the tick reached: thoughts get `STOP_GRACE_S` (less if the user hurries)."""
+    settle = getattr(sim.mind, "settle", None)
     if settle is not None:
-        await settle()
+        cancelled = await settle(STOP_GRACE_S, hurry=(lambda: stop.hurry) if stop is not None else None)
+        if cancelled:
+            log.info("%d thought%s still under way cancelled; %s again on resume", len(cancelled),
+                     "s" if len(cancelled) != 1 else "", "they start" if len(cancelled) != 1 else "it starts")
     _checkpoint(save, sim, sim.tick, writer.sync())
 
 
-#: Wall seconds a run whose models cannot answer waits for its thoughts in flight before it stops: settled in
-#: time, a checkpoint at the tick reached; otherwise the one before stands (resume redoes the difference).
-FATAL_GRACE_S = 20.0
-
-
-async def _settle_within(grace_s: float, save: Save, sim: Simulation, settle: Any, writer: LogWriter) -> None:
+async def _stop_checkpoint_quietly(save: Save, sim: Simulation, writer: LogWriter) -> None:
+    """A stop's checkpoint on the way out of a failing run: if even that fails, the one before stands (resume
+    redoes the difference) and the run's own error, raised next, says why it stopped."""
     try:
-        await asyncio.wait_for(_settle_and_checkpoint(save, sim, settle, writer), grace_s)
-    except TimeoutError:
-        log.warning("thoughts still in flight after %.0f s: no checkpoint at tick %d (resume goes on from the "
-                    "checkpoint before)", grace_s, sim.tick)
-    except Exception as exc:  # the settle raised: the checkpoint before stands, and the cause below says why
+        await _stop_checkpoint(save, sim, writer)
+    except Exception as exc:
         log.warning("no checkpoint at tick %d: %s", sim.tick, exc)
 
 
@@ -332,12 +350,26 @@ async def _cancel_thoughts(sim: Simulation) -> None:
     await asyncio.gather(*tasks, return_exceptions=True)
 
 
+def _thoughts(n: int) -> str:
+    return f"{n} thought{'s' if n != 1 else ''}"
+
+
 def _announce_stop(sim: Simulation) -> None:
     """Say at once what a stop waits for (the first Ctrl-C must never look ignored)."""
     thinking = len(_in_flight(sim))
-    waiting = f"finishing {thinking} thought{'s' if thinking != 1 else ''} under way, then " if thinking else ""
-    tqdm.write(f"stopping at {sim.clock.label(sim.tick)}: {waiting}a checkpoint "
-               "(Ctrl-C again to stop now and resume from the checkpoint before)", file=sys.stderr)
+    if not thinking:
+        tqdm.write(f"stopping at {sim.clock.label(sim.tick)}: writing a checkpoint", file=sys.stderr)
+        return
+    tqdm.write(f"stopping at {sim.clock.label(sim.tick)}: {_thoughts(thinking)} under way get up to "
+               f"{STOP_GRACE_S:.0f} s to finish, then a checkpoint (Ctrl-C again to cancel them now: they start "
+               "again on resume)", file=sys.stderr)
+
+
+def _announce_hurry(sim: Simulation) -> None:
+    thinking = len(_in_flight(sim))
+    what = f"cancelling {_thoughts(thinking)} under way" if thinking else "no thought under way"
+    tqdm.write(f"{what}; writing the checkpoint (Ctrl-C again to quit without it and resume from the one "
+               "before)", file=sys.stderr)
 
 
 _THINKING = {"day": "planning their day", "block": "planning the hour", "rate": "rating memories",
@@ -423,13 +455,13 @@ async def _drive(save: Save, sim: Simulation, until_tick: int, *, progress: bool
     every = max(1, round(settings.sim.checkpoint_minutes * 60 / sim.clock.tick_seconds))
     per_minute = max(1, round(60 / sim.clock.tick_seconds))
     before = getattr(sim.mind, "before_step", None)
-    settle = getattr(sim.mind, "settle", None)
     start_tick, events, started = sim.tick, 0, time.perf_counter()
     writer = LogWriter(save.events_path)
     bar = tqdm(total=max(0, until_tick - sim.tick), unit="tick", disable=not progress, dynamic_ncols=True,
                bar_format="{desc} |{bar}| {percentage:3.0f}% [{elapsed}<{remaining}]")
     stopped = False
     refresher: asyncio.Task[None] | None = None
+    status: asyncio.Task[None] | None = None  # status.json for `smallville monitor`, once a second
     models = open_models(settings.inference, save.root, replay=replay, lm=lm, embedder=embedder) \
         if before is not None else contextlib.nullcontext()
     try:
@@ -443,9 +475,13 @@ async def _drive(save: Save, sim: Simulation, until_tick: int, *, progress: bool
             line.accounting = opened.accounting if opened is not None else None
             if not bar.disable:
                 refresher = asyncio.get_running_loop().create_task(line.keep_fresh())
+            from smallville.monitor.status import start_status  # the monitor's writer; imports nothing above persist
+
+            status = start_status(save, sim, opened, start_tick, until_tick)
             pacer = _Pace(sim, speed)
             checkpointed = sim.tick  # the tick of the newest checkpoint this drive wrote (or resumed from)
-            with _StopFlag(announce=lambda: _announce_stop(sim)) as stop:
+            held = False  # whether a stop came while a late thought held the tick
+            with _StopFlag(announce=lambda: _announce_stop(sim), announce_hurry=lambda: _announce_hurry(sim)) as stop:
                 while sim.tick < until_tick and not stop.requested:
                     if control is not None:
                         waited = await control.turn()
@@ -453,8 +489,11 @@ async def _drive(save: Save, sim: Simulation, until_tick: int, *, progress: bool
                         if stop.requested:
                             break
                         pacer.set(control.speed, afresh=waited)
-                    if before is not None:
-                        await before(sim)
+                    # a late thought holds the tick: a stop asked for meanwhile is seen at once, not after it
+                    if before is not None and not await before(sim, stop=lambda: stop.requested or (
+                            control is not None and control.stop_requested)):
+                        stop.requested = held = True
+                        break
                     batch = sim.step()
                     events += len(batch)
                     writer.append(batch)
@@ -463,11 +502,14 @@ async def _drive(save: Save, sim: Simulation, until_tick: int, *, progress: bool
                         control.publish(batch, tick)
                         stop.requested = stop.requested or control.stop_requested
                     if opened is not None and (unable := opened.fatal()) is not None:
-                        await _settle_within(FATAL_GRACE_S, save, sim, settle, writer)
+                        await _stop_checkpoint_quietly(save, sim, writer)
                         await _cancel_thoughts(sim)
                         raise unable
-                    if tick % every == 0 or tick == until_tick:
-                        await _settle_and_checkpoint(save, sim, settle, writer)
+                    if tick == until_tick:  # the end: the thoughts under way get the stop's grace
+                        await _stop_checkpoint(save, sim, writer, stop)
+                        checkpointed = tick
+                    elif tick % every == 0:
+                        _checkpoint(save, sim, tick, writer.sync())
                         checkpointed = tick
                     elif tick % per_minute == 0:
                         writer.flush()
@@ -480,14 +522,16 @@ async def _drive(save: Save, sim: Simulation, until_tick: int, *, progress: bool
                 # checkpoint at the tick reached, so that resume goes on from exactly there.
                 if stop.requested:
                     stopped = sim.tick < until_tick
-                    if checkpointed != sim.tick:
-                        await _settle_and_checkpoint(save, sim, settle, writer)
+                    if checkpointed != sim.tick or held:  # held: this tick's thinking began after its checkpoint
+                        await _stop_checkpoint(save, sim, writer, stop)
                 # a run too short to reach the watch's count: not one call answered means it never thought
                 if opened is not None and not stopped and (unable := opened.fatal(at_end=True)) is not None:
                     raise unable
     finally:
         if refresher is not None:
             refresher.cancel()
+        if status is not None:
+            status.cancel()  # it writes its last status as it ends
         writer.close()
         bar.close()
     wall = max(time.perf_counter() - started, 1e-9)

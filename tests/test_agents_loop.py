@@ -3,12 +3,17 @@ same log however calls interleave or a run is cut and resumed, and faults that n
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import signal
+import time
 from pathlib import Path
 
 import pytest
 from agents_kit import agent_settings, events, run
 
+from smallville import runner
 from smallville.agents.scripted import ScriptedModel
 from smallville.inference.embed import LocalEmbedder
 from smallville.persist.save import Save
@@ -211,3 +216,68 @@ def test_an_embedder_that_fails_for_a_while_costs_memories_their_relevance_only(
     for who in ("Ada Lovelace", "Bob Builder"):
         assert len(events(out, "plan", who=who, level="actions")) >= 3
 
+
+
+class _StopsMidThought(ScriptedModel):
+    """The scripted model, except that its `at`-th call for `purpose` presses Ctrl-C (SIGINT, `presses`
+    times) and never answers: a model still thinking when the user stops the run."""
+
+    def __init__(self, purpose: str, at: int, presses: int = 1):
+        super().__init__()
+        self.purpose, self.at, self.presses, self.seen = purpose, at, presses, 0
+
+    async def complete_model(self, messages, answer_model, options):  # type: ignore[no-untyped-def]
+        if options.purpose == self.purpose:
+            self.seen += 1
+            if self.seen == self.at:
+                for _ in range(self.presses):
+                    os.kill(os.getpid(), signal.SIGINT)
+                await asyncio.sleep(3600)
+        return await super().complete_model(messages, answer_model, options)
+
+
+# A day plan at night (the tick waits for it at waking), a talk's line, a reflection, a rating of memories:
+# each one stuck when the stop comes, cancelled after the grace and started again by the resume.
+@pytest.mark.parametrize(("purpose", "at"), [("daily_plan", 2), ("conversation", 3), ("reflection_insights", 1),
+                                             ("importance", 5)])
+def test_a_thought_stuck_at_a_stop_is_cancelled_and_started_again_on_resume(
+        tmp_path: Path, whole_day, embedder, monkeypatch, purpose: str, at: int) -> None:
+    whole, residents = whole_day
+    settings = agent_settings((residents.parent / "town.tmx", residents), reflection_threshold=60)
+    monkeypatch.setattr(runner, "STOP_GRACE_S", 0.5)
+    cut = tmp_path / "cut"
+    model = _StopsMidThought(purpose, at)
+    started = time.perf_counter()
+    result = run(settings, cut, 16, lm=model, embedder=embedder)
+    assert time.perf_counter() - started < 60
+    assert model.seen >= at and result["stopped_early"]
+    save = Save.open(cut)
+    checkpoint = save.latest_checkpoint()
+    assert checkpoint["tick"] == result["tick"]  # the stop's checkpoint, at the tick reached
+    jobs = checkpoint["state"]["mind"]["jobs"]
+    stuck = [j for j in jobs if j["result"] is None]
+    assert stuck and all(isinstance(j["input"], dict) for j in stuck)  # kept as what they start from
+    save, sim = resume_run(cut)
+    drive(save, sim, round(16 * sim.clock.ticks_per_hour), progress=False, lm=ScriptedModel(), embedder=embedder)
+    assert (cut / "events.jsonl").read_bytes() == (whole / "events.jsonl").read_bytes()
+    # the stuck thought's calls made before the stop are not kept twice: the record is the whole run's, once
+    assert _calls(cut) == _calls(whole)
+
+
+def _calls(save: Path) -> list[tuple[str, int]]:
+    return sorted((c["key"], c["n"]) for c in map(json.loads, (save / "calls.jsonl").read_text().splitlines()))
+
+
+def test_a_second_ctrl_c_cancels_the_thoughts_at_once(tmp_path: Path, whole_day, embedder) -> None:
+    """Two presses while a day plan holds the tick: no 20 s grace, a checkpoint within a few seconds, and the
+    resume still gives an uninterrupted run's bytes."""
+    whole, residents = whole_day
+    settings = agent_settings((residents.parent / "town.tmx", residents), reflection_threshold=60)
+    cut = tmp_path / "cut"
+    started = time.perf_counter()
+    result = run(settings, cut, 16, lm=_StopsMidThought("daily_plan", 1, presses=2), embedder=embedder)
+    assert time.perf_counter() - started < runner.STOP_GRACE_S / 2
+    assert result["stopped_early"] and Save.open(cut).checkpoint_ticks()[-1] == result["tick"]
+    save, sim = resume_run(cut)
+    drive(save, sim, round(16 * sim.clock.ticks_per_hour), progress=False, lm=ScriptedModel(), embedder=embedder)
+    assert (cut / "events.jsonl").read_bytes() == (whole / "events.jsonl").read_bytes()

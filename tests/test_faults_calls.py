@@ -59,7 +59,12 @@ def test_a_resume_cuts_the_recording_back_with_the_log(tmp_path: Path, small_tow
     assert (old / "calls.jsonl").read_bytes() == recorded
 
     resumed, sim = resume_run(cut)
-    assert (cut / "calls.jsonl").read_bytes() == recorded[:point["calls_bytes"]]  # cut back with the log
+    # cut back with the log, and without the calls of the thoughts the checkpoint keeps as their inputs (they
+    # start again, and make those calls again)
+    again = {j["id"] for j in point["state"]["mind"]["jobs"] if j["result"] is None}
+    kept = [line for line in recorded[:point["calls_bytes"]].splitlines(keepends=True)
+            if json.loads(line).get("thought") not in again]
+    assert (cut / "calls.jsonl").read_bytes() == b"".join(kept)
     drive(resumed, sim, round(8 * sim.clock.ticks_per_hour), progress=False, lm=ScriptedModel(), embedder=embedder)
     resumed.release_lock()
     assert (cut / "events.jsonl").read_bytes() == (whole / "events.jsonl").read_bytes()

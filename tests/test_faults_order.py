@@ -86,10 +86,14 @@ def ville_settings() -> Any:
 
 
 def sha256(save: Path) -> str:
-    """Of the event log, and of the checkpoints with it (a resume starts from those: they must agree too)."""
+    """Of the event log, and of the checkpoints with it (a resume starts from those: they must agree too), but
+    for how long the record of calls was when each was taken: calls are recorded as they end, in whatever
+    order the server answers, and a checkpoint does not wait for the thoughts in flight."""
     digest = hashlib.sha256((save / "events.jsonl").read_bytes())
     for checkpoint in sorted((save / "checkpoints").glob("*.json")):
-        digest.update(checkpoint.read_bytes())
+        state = json.loads(checkpoint.read_bytes())
+        assert isinstance(state.pop("calls_bytes", 0), int)
+        digest.update(json.dumps(state, sort_keys=True).encode())
     return digest.hexdigest()
 
 

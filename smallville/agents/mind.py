@@ -18,25 +18,26 @@ change is an event: memories, retrievals with their scores, plans, utterances, r
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import time
 from collections import Counter
-from collections.abc import Coroutine, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from smallville.agents import converse as talk
-from smallville.agents import perceive, planner
+from smallville.agents import perceive, planner, thoughts
 from smallville.agents.apply import Applier
 from smallville.agents.memory import MemoryStream
-from smallville.agents.reflect import reflect
 from smallville.agents.settings import AgentSettings
 from smallville.agents.state import NewMemory, ResidentMind, starting_places
-from smallville.agents.think import Context, Trace, rate_thought
+from smallville.agents.think import Context, Trace
 from smallville.core.clock import Clock
 from smallville.core.routine import Activity
+from smallville.inference.record import THOUGHT
 from smallville.world.residents import Resident
 from smallville.world.scenario import Scenario
 from smallville.world.town import Town
@@ -65,19 +66,31 @@ class Job:
     due: int
     data: dict[str, Any]  # what the apply step needs besides the result
     trace: Trace
+    inp: thoughts.Input  # what the thought starts from (JSON-safe): how it starts again after a cancel
     task: asyncio.Task[dict[str, Any]] | None = None
     result: dict[str, Any] | None = None
 
+    @property
+    def cancelled(self) -> bool:
+        """Stopped before it answered (a stop's grace ran out): it starts again from `inp`."""
+        return self.task is None and self.result is None
+
     def to_dict(self) -> dict[str, Any]:
-        assert self.result is not None, "settle() before taking state"
+        """A settled thought is kept as its result; any other (thinking, cancelled, or answered but not yet
+        taken) as its input, to start again on resume as it started the first time."""
+        answered = self.result is not None
         return {"id": self.id, "kind": self.kind, "who": self.who, "readers": list(self.readers),
-                "launched": self.launched, "due": self.due, "data": self.data, "trace": self.trace.to_dict(),
-                "result": self.result}
+                "launched": self.launched, "due": self.due, "data": self.data,
+                "trace": (self.trace if answered else Trace(self.launched)).to_dict(),
+                "result": self.result, "input": None if answered else self.inp}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Job:
+        result, inp = d["result"], d.get("input")
+        if result is None and not isinstance(inp, dict):
+            raise ValueError(f"thought {d.get('id')} ({d.get('kind')}) has neither a result nor an input")
         return cls(int(d["id"]), d["kind"], d["who"], tuple(d["readers"]), int(d["launched"]), int(d["due"]),
-                   d["data"], Trace.from_dict(d["trace"]), None, d["result"])
+                   d["data"], Trace.from_dict(d["trace"]), inp or {}, None, result)
 
 
 class GenerativeMind:
@@ -99,6 +112,7 @@ class GenerativeMind:
         self.jobs: list[Job] = []
         self.next_job = 0
         self.seeded = False
+        self.prepared = -1  # the tick whose one-off work before_step has done (see there)
         self.planted: list[tuple[str, str]] = []
         self.stats: Counter[str] = Counter()
         self.waited_s: Counter[str] = Counter()  # wall seconds the ticks waited, by thought kind (not state)
@@ -128,32 +142,48 @@ class GenerativeMind:
 
     # -- the tick -----------------------------------------------------------------------------------------
 
-    async def before_step(self, sim: Any) -> None:
-        """Run the minds up to the start of `sim.tick` (see the module docstring)."""
+    async def before_step(self, sim: Any, stop: Callable[[], bool] | None = None) -> bool:
+        """Run the minds up to the start of `sim.tick` (see the module docstring). True when the tick may be
+        stepped; False when `stop()` asked to stop while the tick waited for a late thought.
+
+        The tick's one-off work (what was said now, the seeded facts, planted thoughts, looking around) is
+        done once per tick (`prepared`), so that a stop in the wait can checkpoint this tick as it stands and
+        a resume goes on with the wait alone: starting thoughts and applying those due is the same whether
+        it is done once or begun again (what started a thought is gone from the state once it started)."""
         if self.ctx is None:
             raise RuntimeError("the generative mind has no model attached (GenerativeMind.attach)")
         t = sim.tick
-        self.apply.emit_scheduled(sim, t)
-        if not self.seeded:
-            self._seed(t)
-        # Swap, not iterate-then-clear: the window's thread may plant meanwhile (list swaps are atomic).
-        planted, self.planted = self.planted, []
-        for who, text in planted:
-            self._plant(sim, who, text, t)
-        if t % self.ticks(self.settings.perceive_minutes) == 0:
-            for name in self.order:
-                if not self.minds[name].asleep:
-                    self._look(sim, name, t)
+        for job in self.jobs:  # thoughts a stop cancelled (this process, or the one a resume continues)
+            if job.cancelled:
+                self._run(job)
+        if self.prepared != t:
+            self.prepared = t
+            self.apply.emit_scheduled(sim, t)
+            if not self.seeded:
+                self._seed(t)
+            # Swap, not iterate-then-clear: the window's thread may plant meanwhile (list swaps are atomic).
+            planted, self.planted = self.planted, []
+            for who, text in planted:
+                self._plant(sim, who, text, t)
+            if t % self.ticks(self.settings.perceive_minutes) == 0:
+                for name in self.order:
+                    if not self.minds[name].asleep:
+                        self._look(sim, name, t)
         while True:
             self._launch(sim, t)
             due = sorted((j for j in self.jobs if j.due <= t), key=lambda j: (j.due, j.id))
             if not due:
-                return
-            pending = [j for j in due if j.task is not None and not j.task.done()]
+                return True
+            pending = [j.task for j in due if j.task is not None and not j.task.done()]
             if pending:
                 started = time.perf_counter()
-                await asyncio.gather(*(j.task for j in pending if j.task is not None))
-                self.waited_s[min(pending, key=lambda j: j.id).kind] += time.perf_counter() - started
+                # short waits, so that a stop asked for while a late thought holds the tick is seen at once
+                while pending:
+                    if stop is not None and stop():
+                        return False
+                    await asyncio.wait(pending, timeout=0.1)
+                    pending = [task for task in pending if not task.done()]
+                self.waited_s[min(due, key=lambda j: j.id).kind] += time.perf_counter() - started
             for job in due:
                 self._finish(job)
                 self.jobs.remove(job)
@@ -165,11 +195,31 @@ class GenerativeMind:
             raise KeyError(f"no resident named {who!r}")
         self.planted.append((who, text))
 
-    async def settle(self) -> None:
-        """Wait for every thought in flight (before a checkpoint: then the state holds their results)."""
-        await asyncio.gather(*(j.task for j in self.jobs if j.task is not None))
+    async def settle(self, grace_s: float | None = None, hurry: Callable[[], bool] | None = None) -> list[Job]:
+        """Wait for every thought in flight (before a checkpoint: then the state holds their results).
+
+        With `grace_s` (a stop), wait at most that long, or until `hurry()` says to stop waiting: the thoughts
+        still running then are cancelled and kept as their inputs, to start again at the next `before_step`
+        (after a resume, from the checkpoint). Returns the cancelled ones."""
+        if grace_s is None:
+            await asyncio.gather(*(j.task for j in self.jobs if j.task is not None))
+        else:
+            until = time.perf_counter() + grace_s
+            # short waits, so that `hurry` (a second Ctrl-C, set by a signal handler) is seen within 0.1 s
+            while (pending := [j.task for j in self.jobs if j.task is not None and not j.task.done()]) \
+                    and not (hurry is not None and hurry()) and (left := until - time.perf_counter()) > 0:
+                await asyncio.wait(pending, timeout=min(left, 0.1))
+        cancelled = [j for j in self.jobs if j.task is not None and not j.task.done()]
+        for job in cancelled:
+            assert job.task is not None
+            job.task.cancel()
+        await asyncio.gather(*(j.task for j in cancelled if j.task is not None), return_exceptions=True)
+        for job in cancelled:
+            # what it did before the cancel is forgotten: it starts again from its input, as the first time
+            job.task, job.trace = None, Trace(job.launched)
         for job in self.jobs:
             self._finish(job)
+        return cancelled
 
     def in_flight(self) -> list[Job]:
         """The thoughts whose model calls are still under way. Safe from another thread (the window's):
@@ -186,25 +236,30 @@ class GenerativeMind:
         slot = self.ticks(DUE_SLOT_MINUTES)
         return -(-(t + self.ticks(LEAD_MINUTES[kind])) // slot) * slot
 
-    def _start(self, kind: str, who: str, t: int, due: int, coro_for: Any, *, readers: tuple[str, ...] = (),
-               data: dict[str, Any] | None = None) -> Job:
-        trace = Trace(t)
-        job = Job(self.next_job, kind, who, readers, t, max(due, t), data or {}, trace)
+    def _start(self, kind: str, who: str, t: int, due: int, inp: thoughts.Input, *,
+               readers: tuple[str, ...] = (), data: dict[str, Any] | None = None) -> Job:
+        job = Job(self.next_job, kind, who, readers, t, max(due, t), data or {}, Trace(t), inp)
         self.next_job += 1
         for r in readers:
             self.minds[r].readers += 1
-        coro: Coroutine[Any, Any, dict[str, Any]] = coro_for(trace)
-        job.task = asyncio.get_running_loop().create_task(coro, name=f"{kind}:{who}:{job.id}")
+        self._run(job)
         self.jobs.append(job)
         self.stats[f"thoughts_{kind}"] += 1
         return job
+
+    def _run(self, job: Job) -> None:
+        """Start `job`'s thought from its input: the one way a thought starts, the first time or again."""
+        assert self.ctx is not None
+        coro = thoughts.start(self.ctx, job.trace, job.kind, job.who, job.inp, self.minds)
+        context = contextvars.copy_context()
+        context.run(THOUGHT.set, job.id)  # the recorder notes each call's thought (see record.THOUGHT)
+        job.task = asyncio.get_running_loop().create_task(coro, name=f"{job.kind}:{job.who}:{job.id}",
+                                                          context=context)
 
     def _busy(self, who: str, kind: str) -> bool:
         return any(j.who == who and j.kind == kind for j in self.jobs)
 
     def _launch(self, sim: Any, t: int) -> None:
-        ctx = self.ctx
-        assert ctx is not None
         for name in self.order:
             m = self.minds[name]
             rating = self._busy(name, "rate")
@@ -214,27 +269,24 @@ class GenerativeMind:
             if m.inbox and not rating and (len(m.inbox) >= 12 or m.asleep or urgent or due):
                 items, m.inbox = m.inbox, []
                 known = {i.description: m.scores[i.description] for i in items if i.description in m.scores}
-                self._start("rate", name, t, self._due(t, "rate"),
-                            lambda tr, n=name, it=items, k=known: rate_thought(ctx, tr, n, it, k))
+                self._start("rate", name, t, self._due(t, "rate"), thoughts.rate_input(items, known))
                 rating = True
             day0 = self.clock.day_start_tick(m.wake_at)
             if m.asleep and m.planned_day0 != day0 and not rating and not m.inbox and m.readers == 0:
                 m.planned_day0 = day0
-                inp = planner.snapshot(m, perceive.arena_here(sim, name))
-                self._start("day", name, t, m.wake_at,
-                            lambda tr, i=inp, d=day0: planner.plan_day(ctx, tr, i, d), readers=(name,))
+                plan = thoughts.plan_input(planner.snapshot(m, perceive.arena_here(sim, name)))
+                self._start("day", name, t, m.wake_at, {"plan": plan, "day0": day0}, readers=(name,))
             if not m.asleep and m.hourly is not None and m.blocks_pending == 0:
                 index = next((i for i, s in enumerate(m.hourly.spans) if s.start > m.block_start), None)
                 if index is not None:
                     m.blocks_pending += 1
-                    inp = planner.block_input(planner.snapshot(m, perceive.arena_here(sim, name)), m.hourly, index)
+                    block = planner.block_input(planner.snapshot(m, perceive.arena_here(sim, name)), m.hourly, index)
                     due = m.day0 + self.ticks(m.hourly.spans[index].start)
-                    self._start("block", name, t, due, lambda tr, i=inp: planner.prepare_block(ctx, tr, i))
+                    self._start("block", name, t, due, {"block": thoughts.block_input(block)})
             if (not m.asleep and not m.reflecting and m.readers == 0 and not m.held
                     and m.stream.needs_reflection(self.settings.reflection_threshold)):
                 m.reflecting = True
-                self._start("reflect", name, t, self._due(t, "reflect"),
-                            lambda tr, mm=m: reflect(ctx, tr, mm), readers=(name,))
+                self._start("reflect", name, t, self._due(t, "reflect"), {}, readers=(name,))
 
     def _seed(self, t: int) -> None:
         self.seeded = True
@@ -251,13 +303,11 @@ class GenerativeMind:
         m = self.minds[who]
         if m.asleep or m.day_plan is None or self._busy(who, "replan"):
             return
-        ctx = self.ctx
-        assert ctx is not None
         m.replanned_at = t
         start = (t - m.day0) // self.ticks(1) + 1
-        inp = planner.snapshot(m, perceive.arena_here(sim, who))
-        self._start("replan", who, t, self._due(t, "replan"),
-                    lambda tr: planner.replan(ctx, tr, inp, start, reason), data={"start": start})
+        plan = thoughts.plan_input(planner.snapshot(m, perceive.arena_here(sim, who)))
+        self._start("replan", who, t, self._due(t, "replan"), {"plan": plan, "start": start, "reason": reason},
+                    data={"start": start})
 
     def _look(self, sim: Any, name: str, t: int) -> None:
         """Perceive, and maybe start a conversation with someone close by."""
@@ -265,8 +315,6 @@ class GenerativeMind:
         m.inbox.extend(perceive.look(sim, m, self.settings, t))
         if m.engaged or t < m.social_after or self._busy(name, "replan"):
             return
-        ctx = self.ctx
-        assert ctx is not None
         for other in perceive.talk_partners(sim, name, self.settings.talk_radius):
             o = self.minds[other]
             if o.asleep or o.engaged or t < o.social_after or self.apply.cooling(name, other, t):
@@ -274,8 +322,8 @@ class GenerativeMind:
             meeting = talk.Meeting(m, o, sim.agent(name).action, sim.agent(other).action,
                                    perceive.arena_here(sim, name), (t - m.day0) // self.ticks(1))
             m.engaged = o.engaged = True
-            job = self._start("talk", name, t, self._due(t, "talk"),
-                              lambda tr, mt=meeting: talk.converse(ctx, tr, mt), readers=(name, other),
+            job = self._start("talk", name, t, self._due(t, "talk"), {"meeting": thoughts.meeting_input(meeting)},
+                              readers=(name, other),
                               data={"other": other, "where": meeting.where})
             self.apply.meet(sim, m, o, job.due)
             return
@@ -288,7 +336,12 @@ class GenerativeMind:
     # -- checkpoints ------------------------------------------------------------------------------------
 
     def state(self) -> dict[str, Any]:
+        """The minds as JSON-safe data. Thoughts need not be settled: a thought not yet applied is kept as its
+        input (see `Job.to_dict`) even when its answer has come (whether it has is a matter of timing: a
+        checkpoint holds the same bytes however fast the model was), so a checkpoint never waits for the
+        model; only a stop's `settle` keeps the answers that came within its grace."""
         return {"format": STATE_FORMAT, "next_job": self.next_job, "seeded": self.seeded,
+                "prepared": self.prepared,
                 "planted": [list(p) for p in self.planted], "stats": dict(sorted(self.stats.items())),
                 "jobs": [j.to_dict() for j in self.jobs], "apply": self.apply.state(),
                 "minds": {n: self.minds[n].state() for n in self.order}}
@@ -300,6 +353,7 @@ class GenerativeMind:
         if state.get("format") != STATE_FORMAT:
             raise ValueError(f"unknown generative mind state format {state.get('format')!r}")
         self.next_job, self.seeded = int(state["next_job"]), bool(state["seeded"])
+        self.prepared = int(state.get("prepared", -1))
         self.planted = [(str(a), str(b)) for a, b in state["planted"]]
         self.stats = Counter({str(k): int(v) for k, v in state["stats"].items()})
         self.jobs = [Job.from_dict(d) for d in state["jobs"]]

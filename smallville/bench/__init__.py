@@ -37,4 +37,12 @@ def run_bench(name: str, quick: bool = False, embedded_day: bool = False, days: 
         from smallville.bench.viewer import bench_viewer
 
         return bench_viewer(quick=quick, save=save)
+    if name == "population":
+        from smallville.population.bench import bench_populations
+
+        return bench_populations(quick=quick)
+    if name == "games":
+        from smallville.games.bench import bench_games
+
+        return bench_games(quick=quick)
     raise ValueError(f"unknown benchmark {name!r}")

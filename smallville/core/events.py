@@ -8,6 +8,8 @@ order), which the determinism tests rely on. Any change to a kind's fields bumps
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 
 SCHEMA_VERSION = 2
@@ -151,5 +153,10 @@ def decode(line: bytes) -> Event:
 
 
 def to_dict(event: Event) -> dict:
-    """JSON-safe dict form (for `inspect --json` and reports)."""
+    """JSON-safe dict form (for `inspect --json`, reports and checkpoints)."""
     return msgspec.json.decode(_encoder.encode(event))
+
+
+def from_dict(data: dict[str, Any]) -> Event:
+    """The event `to_dict` gave. Raises `msgspec.ValidationError`."""
+    return msgspec.convert(data, AnyEvent)  # type: ignore[return-value]

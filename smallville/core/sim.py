@@ -14,6 +14,8 @@ from typing import Any, Protocol
 
 from smallville.core.clock import Clock
 from smallville.core.events import Act, ClockMark, Event, ObjectState, Spawned, Walk
+from smallville.core.events import from_dict as event_from_dict
+from smallville.core.events import to_dict as event_to_dict
 from smallville.core.rng import Streams
 from smallville.core.routine import Activity, RoutineMind
 from smallville.world.objects import IDLE, ObjectStates
@@ -173,6 +175,8 @@ class Simulation:
             "agents": [asdict(a) for a in self.agents],
             "mind": self.mind.state(),
             "pending": [p.who for p in self._pending if isinstance(p, Spawned)],
+            # what the mind emitted for this tick before a stop came in its wait (see GenerativeMind.before_step)
+            "emitted": [event_to_dict(p) for p in self._pending if not isinstance(p, Spawned)],
             "fallbacks": dict(sorted(self.fallbacks.items())),
         }
 
@@ -193,5 +197,6 @@ class Simulation:
             sim._add(AgentState(**raw))
         pending = set(state.get("pending", []))
         sim._pending = [p for p in sim._pending if isinstance(p, Spawned) and p.who in pending]
+        sim._pending += [event_from_dict(e) for e in state.get("emitted", [])]  # emitted after the Spawned ones
         sim.fallbacks = dict(state.get("fallbacks", {}))
         return sim

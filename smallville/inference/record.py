@@ -12,10 +12,10 @@ tasks start in the simulation's fixed order, while they finish in whatever order
 so counting at the start keeps replay deterministic under concurrency. Only what the caller passed is
 written: never API keys, headers or endpoint URLs.
 
-Each call is written whole and flushed as it ends, so the file's length at a checkpoint (taken with no
-thought in flight) counts exactly the calls made by then; a checkpoint records it and a resume cuts the
-file back to it (`persist/save.py`), after which the occurrence numbers, read back from the file when a
-`Recorder` opens it, go on as in a run that was never cut.
+Each call is written whole and flushed as it ends; a checkpoint records the file's length and a resume
+cuts the file back to it (`persist/save.py`), after which the occurrence numbers, read back from the file
+when a `Recorder` opens it, go on from there. A thought still in flight at the checkpoint starts again on
+resume: the calls it had made are in the file once, and again (with the next occurrence numbers) after.
 
 An answer over `MAX_ANSWER_BYTES` (1 MB of JSON text; a model gone wrong, not a real plan or line) is not
 written whole: the record keeps the call, `answer_omitted` with the answer's size, SHA-256 and first
@@ -27,6 +27,7 @@ same error class, which is all a caller acts on).
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import json
 import logging
@@ -51,6 +52,10 @@ _REPLAY = "replay"
 #: The largest answer (UTF-8 bytes of its JSON text) a recording keeps; see the module's docstring.
 MAX_ANSWER_BYTES = 1_000_000
 _PREVIEW_CHARS = 1000
+#: The thought a call is made for (its job id), set by the mind in the thought's task: recorded with each call,
+#: so that a resume can drop the calls of a thought that starts again (they are made again, and the record
+#: must hold the answers the run took, once each).
+THOUGHT: contextvars.ContextVar[int | None] = contextvars.ContextVar("smallville_thought", default=None)
 
 
 def _options(options: CallOptions) -> dict[str, Any]:
@@ -182,6 +187,8 @@ class Recorder:
         record = {"v": RECORD_VERSION, "key": key, "n": n, **head, "purpose": options.purpose,
                   "messages": [{"role": m.role, "content": m.content} for m in messages],
                   "options": _options(options), **outcome}
+        if (thought := THOUGHT.get()) is not None:
+            record["thought"] = thought
         line = json.dumps(record, ensure_ascii=False, default=str) + "\n"
         with self._lock:
             if self._file is None:

@@ -77,6 +77,17 @@ def atomic_write_json(path: Path, data: Any) -> None:
         os.close(dir_fd)
 
 
+def _thought_of(line: bytes) -> int | None:
+    """The thought (job id) a line of `calls.jsonl` was made for, if it names one."""
+    if b'"thought"' not in line:  # most lines: no JSON parse needed
+        return None
+    try:
+        thought = json.loads(line).get("thought")
+    except (ValueError, AttributeError):
+        return None
+    return thought if isinstance(thought, int) else None
+
+
 def _read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
@@ -474,13 +485,29 @@ class Save:
 
     def cut_back(self, point: dict[str, Any]) -> None:
         """Cut the log and the recording back to a checkpoint's lengths (after every check has passed).
-        A checkpoint without `calls_bytes` (older saves) leaves the recording as it is."""
+        A checkpoint without `calls_bytes` (older saves) leaves the recording as it is. Otherwise the calls of
+        the thoughts in `point["restart"]` (job ids: thoughts the checkpoint keeps as their inputs, which
+        start again) are dropped too: they will be made again, and the record holds each answer the run took
+        once."""
         cut = int(point["log_bytes"])
         if self.events_path.stat().st_size > cut:
             truncate(self.events_path, cut)
         calls = point.get("calls_bytes")
         if isinstance(calls, int) and self.calls_path.exists() and self.calls_path.stat().st_size > calls:
             truncate(self.calls_path, calls)
+        restart = set(point.get("restart") or ())
+        if isinstance(calls, int) and restart and self.calls_path.exists():
+            self._drop_calls_of(restart)
+
+    def _drop_calls_of(self, thoughts: set[int]) -> None:
+        lines = self.calls_path.read_bytes().splitlines(keepends=True)
+        kept = [line for line in lines if _thought_of(line) not in thoughts]
+        if len(kept) != len(lines):
+            tmp = self.calls_path.with_name(self.calls_path.name + ".tmp")
+            tmp.write_bytes(b"".join(kept))
+            with tmp.open("rb") as f:
+                os.fsync(f.fileno())
+            tmp.replace(self.calls_path)
 
     def size_bytes(self) -> int:
         total = 0

@@ -1,0 +1,1 @@
+"""Populations: people drawn from attribute distributions, for round games and for towns."""
