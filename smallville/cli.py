@@ -153,6 +153,7 @@ def _watch(save: Any, sim: Any, target: int, speed: float | None, inference: Any
 
     from smallville.errors import SaveError
     from smallville.live import Control
+    from smallville.runner import STOP_GRACE_S
     from smallville.viewer.app import Viewer
     from smallville.viewer.sources import LiveSource
 
@@ -160,12 +161,18 @@ def _watch(save: Any, sim: Any, target: int, speed: float | None, inference: Any
     viewer = Viewer(LiveSource(save, sim, target, control, inference=inference))
 
     def stop(signum: int, frame: Any) -> None:
-        # as closing the window: the run stops with a checkpoint at the tick reached; a second signal insists
-        if not viewer.running:
+        # as closing the window: the run stops with a checkpoint at the tick reached; a second signal cancels
+        # the thoughts under way at once (they start again on resume), a third quits without the checkpoint
+        if control.hurry:
             raise KeyboardInterrupt
+        if not viewer.running:
+            control.hurry = True
+            print("cancelling the thoughts under way; writing the checkpoint (Ctrl-C again to quit without it "
+                  "and resume from the one before)", file=sys.stderr, flush=True)
+            return
         viewer.running = False
-        print("stopping: the residents finish their thoughts, then a checkpoint (Ctrl-C again to stop now and "
-              "resume from the checkpoint before)", file=sys.stderr, flush=True)
+        print(f"stopping: the residents get up to {STOP_GRACE_S:.0f} s to finish their thoughts, then a checkpoint "
+              "(Ctrl-C again to cancel them now: they start again on resume)", file=sys.stderr, flush=True)
 
     old = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -335,10 +342,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from smallville.eval.study import study
+    from smallville.monitor import monitor_beside
 
     settings = _settings(args)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     out = Path(args.out) if args.out else Path("saves") / f"diffusion-{stamp}"
+    monitor_beside(args, out)  # --monitor: the study's page beside it (its address printed)
     report = study(out, settings, saves=[Path(s) for s in args.save] if args.save else None, seeds=args.seeds,
                    days=args.days, scenario=Path(args.scenario) if args.scenario else None,
                    interviews=not args.no_interviews, progress=not args.no_progress, parallel=args.parallel)
@@ -431,6 +440,7 @@ def build_parser() -> argparse.ArgumentParser:
                           help="no model calls: awareness from memories, density from the log")
     evaluate.add_argument("--config")
     evaluate.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_monitor_flag(evaluate)
     evaluate.set_defaults(func=cmd_eval)
 
     add_monitor_command(sub)

@@ -24,6 +24,7 @@ class Control:
         self.speed = speed  # game minutes per real second; None: as fast as possible
         self.paused = False
         self.stop_requested = False
+        self.hurry = False  # stop without waiting for the thoughts under way (a second Ctrl-C in the window)
         self.events: queue.SimpleQueue[list[Event]] = queue.SimpleQueue()
         self.tick = 0
         self.finished = threading.Event()

@@ -18,6 +18,7 @@ import signal
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -314,22 +315,24 @@ class _Pace:
 STOP_GRACE_S = 20.0
 
 
-async def _stop_checkpoint(save: Save, sim: Simulation, writer: LogWriter, stop: _StopFlag | None = None) -> None:
+async def _stop_checkpoint(save: Save, sim: Simulation, writer: LogWriter,
+                           hurry: Callable[[], bool] | None = None) -> None:
     """The checkpoint of a stop, at the tick reached: thoughts get `STOP_GRACE_S` (less if the user hurries)."""
     settle = getattr(sim.mind, "settle", None)
     if settle is not None:
-        cancelled = await settle(STOP_GRACE_S, hurry=(lambda: stop.hurry) if stop is not None else None)
+        cancelled = await settle(STOP_GRACE_S, hurry=hurry)
         if cancelled:
             log.info("%d thought%s still under way cancelled; %s again on resume", len(cancelled),
                      "s" if len(cancelled) != 1 else "", "they start" if len(cancelled) != 1 else "it starts")
     _checkpoint(save, sim, sim.tick, writer.sync())
 
 
-async def _stop_checkpoint_quietly(save: Save, sim: Simulation, writer: LogWriter) -> None:
+async def _stop_checkpoint_quietly(save: Save, sim: Simulation, writer: LogWriter,
+                                   hurry: Callable[[], bool]) -> None:
     """A stop's checkpoint on the way out of a failing run: if even that fails, the one before stands (resume
     redoes the difference) and the run's own error, raised next, says why it stopped."""
     try:
-        await _stop_checkpoint(save, sim, writer)
+        await _stop_checkpoint(save, sim, writer, hurry)
     except Exception as exc:
         log.warning("no checkpoint at tick %d: %s", sim.tick, exc)
 
@@ -480,8 +483,10 @@ async def _drive(save: Save, sim: Simulation, until_tick: int, *, progress: bool
             status = start_status(save, sim, opened, start_tick, until_tick)
             pacer = _Pace(sim, speed)
             checkpointed = sim.tick  # the tick of the newest checkpoint this drive wrote (or resumed from)
-            held = False  # whether a stop came while a late thought held the tick
             with _StopFlag(announce=lambda: _announce_stop(sim), announce_hurry=lambda: _announce_hurry(sim)) as stop:
+                def hurry() -> bool:  # a second Ctrl-C, in the terminal or in the window
+                    return stop.hurry or (control is not None and control.hurry)
+
                 while sim.tick < until_tick and not stop.requested:
                     if control is not None:
                         waited = await control.turn()
@@ -492,7 +497,7 @@ async def _drive(save: Save, sim: Simulation, until_tick: int, *, progress: bool
                     # a late thought holds the tick: a stop asked for meanwhile is seen at once, not after it
                     if before is not None and not await before(sim, stop=lambda: stop.requested or (
                             control is not None and control.stop_requested)):
-                        stop.requested = held = True
+                        stop.requested = True
                         break
                     batch = sim.step()
                     events += len(batch)
@@ -502,11 +507,11 @@ async def _drive(save: Save, sim: Simulation, until_tick: int, *, progress: bool
                         control.publish(batch, tick)
                         stop.requested = stop.requested or control.stop_requested
                     if opened is not None and (unable := opened.fatal()) is not None:
-                        await _stop_checkpoint_quietly(save, sim, writer)
+                        await _stop_checkpoint_quietly(save, sim, writer, hurry)
                         await _cancel_thoughts(sim)
                         raise unable
                     if tick == until_tick:  # the end: the thoughts under way get the stop's grace
-                        await _stop_checkpoint(save, sim, writer, stop)
+                        await _stop_checkpoint(save, sim, writer, hurry)
                         checkpointed = tick
                     elif tick % every == 0:
                         _checkpoint(save, sim, tick, writer.sync())
@@ -522,8 +527,10 @@ async def _drive(save: Save, sim: Simulation, until_tick: int, *, progress: bool
                 # checkpoint at the tick reached, so that resume goes on from exactly there.
                 if stop.requested:
                     stopped = sim.tick < until_tick
-                    if checkpointed != sim.tick or held:  # held: this tick's thinking began after its checkpoint
-                        await _stop_checkpoint(save, sim, writer, stop)
+                    if checkpointed != sim.tick:
+                        await _stop_checkpoint(save, sim, writer, hurry)
+                    else:  # this tick's checkpoint keeps the thoughts under way as their inputs: no need to wait
+                        await _cancel_thoughts(sim)
                 # a run too short to reach the watch's count: not one call answered means it never thought
                 if opened is not None and not stopped and (unable := opened.fatal(at_end=True)) is not None:
                     raise unable

@@ -16,6 +16,7 @@ from agents_kit import agent_settings, events, run
 from smallville import runner
 from smallville.agents.scripted import ScriptedModel
 from smallville.inference.embed import LocalEmbedder
+from smallville.inference.record import read_recording
 from smallville.persist.save import Save
 from smallville.persist.summary import summarize
 from smallville.runner import drive, resume_run
@@ -257,6 +258,13 @@ def test_a_thought_stuck_at_a_stop_is_cancelled_and_started_again_on_resume(
     jobs = checkpoint["state"]["mind"]["jobs"]
     stuck = [j for j in jobs if j["result"] is None]
     assert stuck and all(isinstance(j["input"], dict) for j in stuck)  # kept as what they start from
+    # resumed, then killed before its next checkpoint (its checkpoints removed, as if never written), then
+    # resumed again from the stop's checkpoint: the record of calls must still agree with it
+    save, sim = resume_run(cut)
+    drive(save, sim, sim.tick + 40, progress=False, lm=ScriptedModel(), embedder=embedder)
+    for path in (cut / "checkpoints").glob("*"):
+        if int(path.name.split("-")[1].split(".")[0]) > checkpoint["tick"]:
+            path.unlink()
     save, sim = resume_run(cut)
     drive(save, sim, round(16 * sim.clock.ticks_per_hour), progress=False, lm=ScriptedModel(), embedder=embedder)
     assert (cut / "events.jsonl").read_bytes() == (whole / "events.jsonl").read_bytes()
@@ -265,7 +273,7 @@ def test_a_thought_stuck_at_a_stop_is_cancelled_and_started_again_on_resume(
 
 
 def _calls(save: Path) -> list[tuple[str, int]]:
-    return sorted((c["key"], c["n"]) for c in map(json.loads, (save / "calls.jsonl").read_text().splitlines()))
+    return sorted((c["key"], c["n"]) for c in read_recording(save / "calls.jsonl"))
 
 
 def test_a_second_ctrl_c_cancels_the_thoughts_at_once(tmp_path: Path, whole_day, embedder) -> None:

@@ -4,7 +4,6 @@ log and in the record of calls."""
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import re
@@ -18,6 +17,7 @@ import pytest
 from agents_kit import SCENARIO
 
 from smallville.inference.fake_server import FakeServerProcess
+from smallville.inference.record import read_recording
 
 CLI = [sys.executable, "-m", "smallville.cli"]
 HOURS = "16"
@@ -110,6 +110,6 @@ def test_kill_9_at_random_moments_then_resume_gives_the_same_bytes(tmp_path: Pat
     assert any(0 < n < len(reference) for n in cut_at), f"no kill landed mid-run: {cut_at} of {len(reference)}"
     assert (killed / "events.jsonl").read_bytes() == reference
     # calls are written as they complete (in any order), so compare them as a set of (request, occurrence)
-    calls = [(c["key"], c["n"]) for c in map(json.loads, _lines(killed / "calls.jsonl"))]
+    calls = [(c["key"], c["n"]) for c in read_recording(killed / "calls.jsonl")]  # blanked lines skipped
     assert len(calls) == len(set(calls)), "a call recorded twice after a resume"
-    assert set(calls) == {(c["key"], c["n"]) for c in map(json.loads, _lines(whole / "calls.jsonl"))}
+    assert set(calls) == {(c["key"], c["n"]) for c in read_recording(whole / "calls.jsonl")}

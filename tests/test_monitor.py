@@ -282,35 +282,35 @@ def _stream_once(url: str, run: str) -> bytes:
 def test_kinds_are_pluggable_and_unknown_kinds_shown_generically(tmp_path: Path, small_settings: Settings) -> None:
     saves = tmp_path / "saves"
     (saves / "g1" / "seed-0").mkdir(parents=True)
-    (saves / "g1" / "study.json").write_text(json.dumps({"format": "smallville-game-study", "game": "guess"}))
-    (saves / "g1" / "seed-0" / "manifest.json").write_text(json.dumps({"format": "smallville-game", "complete": True,
+    (saves / "g1" / "study.json").write_text(json.dumps({"format": "smallville-widget-study", "game": "guess"}))
+    (saves / "g1" / "seed-0" / "manifest.json").write_text(json.dumps({"format": "smallville-widget", "complete": True,
                                                                        "players": 100}))
     cache = JsonCache()
     found = readers.identify(saves / "g1", saves, cache)
-    assert found is not None and found.kind == "game-study"
-    assert readers.identify(saves / "g1" / "seed-0", saves, cache).kind == "game"  # type: ignore[union-attr]
+    assert found is not None and found.kind == "widget-study"
+    assert readers.identify(saves / "g1" / "seed-0", saves, cache).kind == "widget"  # type: ignore[union-attr]
     with monitor(saves) as url:
         generic = get_json(f"{url}/api/runs/g1")
-        assert generic["kind"] == "game-study" and generic["state"] == "stopped"
+        assert generic["kind"] == "widget-study" and generic["state"] == "stopped"
         inside = next(b for b in generic["blocks"] if b.get("key") == "children")
         assert inside["rows"][0]["link"] == "g1/seed-0" and inside["rows"][0]["state"] == "finished"
 
-    class GameReader:
-        kind = "game-study"
+    class WidgetReader:
+        kind = "widget-study"
 
         def row(self, found: Found, ctx: readers.Context) -> dict[str, Any]:
-            return {**readers.base_row(found, "round game"), "state": "finished", "progress": 1.0}
+            return {**readers.base_row(found, "widgets"), "state": "finished", "progress": 1.0}
 
         def detail(self, found: Found, ctx: readers.Context) -> dict[str, Any]:
             return {**self.row(found, ctx), "blocks": [readers.bars("Answers, round 3", [("0-10", 40), ("10-20", 7)])]}
 
-    readers.register(GameReader())
+    readers.register(WidgetReader())
     try:
         with monitor(saves) as url:
-            assert row(get_json(f"{url}/api/runs"), "g1")["kind_label"] == "round game"
+            assert row(get_json(f"{url}/api/runs"), "g1")["kind_label"] == "widgets"
             assert get_json(f"{url}/api/runs/g1")["blocks"][0]["items"][0] == {"label": "0-10", "value": 40}
     finally:
-        readers._READERS.pop("game-study", None)
+        readers._READERS.pop("widget-study", None)
 
 
 def test_a_study_folder_is_one_row_with_its_seeds(tmp_path: Path, small_settings: Settings,

@@ -110,3 +110,19 @@ def test_the_page_follows_a_real_run(tmp_path: Path, browser: Any) -> None:
             if run.poll() is None:
                 run.send_signal(signal.SIGTERM)  # a stop: a checkpoint, then the run ends
                 run.communicate(timeout=120)
+
+
+def test_a_game_shows_its_histogram_and_means(tmp_path: Path, browser: Any) -> None:
+    from test_monitor_games import played
+
+    saves = tmp_path / "saves"
+    played(saves, rounds=3, seeds=1)
+    with monitor(saves) as url:
+        browser.get(f"{url}/#run=g")
+        columns = "[data-key=histogram] svg rect.col"
+        _until(lambda: browser.find_elements("css selector", columns), 30, "the histogram's columns")
+        assert "Answers, round 3" in _text(browser, "[data-key=histogram]")
+        assert len(browser.find_elements("css selector", "[data-key=histogram] line.mark.mean")) == 1
+        assert len(browser.find_elements("css selector", "[data-key=means] path.line")) == 2
+        assert "FINISHED" in _text(browser, "[data-run=g]").upper()
+        assert _text(browser, "#health")

@@ -19,6 +19,7 @@ from typing import Any, NoReturn
 
 from smallville.errors import SmallvilleError
 from smallville.games.limits import MAX_AGENTS, VARIANTS
+from smallville.monitor import add_monitor_flag
 
 
 class GameStopped(SmallvilleError):
@@ -87,6 +88,7 @@ def _print_report(out: Path, report: dict[str, Any]) -> None:
 
 def cmd_guess(args: argparse.Namespace) -> int:
     from smallville.games import config, game
+    from smallville.monitor import monitor_beside
 
     settings = config.load(Path(args.config) if args.config else None, _overrides(args))
     cfg = settings.game
@@ -94,6 +96,7 @@ def cmd_guess(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path("saves") / f"game-guess-{cfg.variant}-{stamp}-seed{cfg.seed}"
     print(f"guess {cfg.ratio} of the average ({cfg.variant}, {cfg.parse}), {cfg.rounds} round(s), "
           f"{cfg.seeds} seed(s) -> {out}")
+    monitor_beside(args, out)  # --monitor: the game's page beside it (its address printed)
     return _play(out, lambda: game.start_study(out, settings, progress=not args.no_progress))
 
 
@@ -115,8 +118,10 @@ def _play(out: Path, study: Any) -> int:
 
 def cmd_resume(args: argparse.Namespace) -> int:
     from smallville.games import game
+    from smallville.monitor import monitor_beside
 
     out = Path(args.study)
+    monitor_beside(args, out)
     return _play(out, lambda: game.resume_study(out, config=Path(args.config) if args.config else None,
                                                 progress=not args.no_progress))
 
@@ -158,12 +163,14 @@ def add_game_parser(subparsers: Any) -> argparse.ArgumentParser:
     guess.add_argument("--concurrency", type=_whole(1, 100_000), help="turns in flight at once")
     guess.add_argument("--out", help="study folder (default saves/game-guess-<variant>-<time>-seed<N>)")
     guess.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_monitor_flag(guess)
     guess.set_defaults(func=cmd_guess)
 
     resume = _one_line_errors(sub.add_parser("resume", help="go on with a game study stopped anyhow"))
     resume.add_argument("study")
     resume.add_argument("--config", help="where the models are now ([inference]; the game's settings stay the save's)")
     resume.add_argument("--no-progress", action="store_true")
+    add_monitor_flag(resume)
     resume.set_defaults(func=cmd_resume)
 
     report = _one_line_errors(sub.add_parser("report", help="write a study's report again from its saves"))

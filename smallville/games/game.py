@@ -16,6 +16,8 @@ import asyncio
 import hashlib
 import json
 import logging
+import os
+import socket
 import sys
 import time
 from collections.abc import Callable
@@ -122,6 +124,32 @@ def _check_failures(turns: list[Turn], round_no: int, cfg: GuessSettings, models
                              f"max_failed_share {cfg.max_failed_share:g}); the latest: {failed[-1].error}"), models)
 
 
+class _Status:
+    """`<seed save>/status.json` for the monitor: the round in play and its turns done, written at a round's start
+    and end and at most every `every_s` seconds between (a failed write costs the monitor its figures, never the
+    game). The state of the game itself is the answer log; this is only how far the round in play got."""
+
+    def __init__(self, save: GameSave, rounds: int, every_s: float = 2.0):
+        self.path, self.every_s, self.last = save.root / "status.json", every_s, 0.0
+        self.doc: dict[str, Any] = {"schema": 1, "kind": "game", "state": "running", "round": 0, "rounds": rounds,
+                                    "players": save.players, "turns_done": 0, "round_started": None,
+                                    "process": {"pid": os.getpid(), "host": socket.gethostname()}}
+
+    def write(self, force: bool = False, **changes: Any) -> None:
+        self.doc.update(changes)
+        now = time.time()
+        if not force and now - self.last < self.every_s:
+            return
+        self.last = self.doc["updated"] = now
+        try:
+            atomic_write_json(self.path, self.doc)
+        except OSError as exc:
+            log.warning("status.json not written (%s)", exc)
+
+    def turn(self, _: Turn) -> None:
+        self.write(turns_done=self.doc["turns_done"] + 1)
+
+
 class _Bar:
     """The progress line of a round (tqdm on stderr), or nothing."""
 
@@ -156,15 +184,23 @@ async def play_seed(save: GameSave, cfg: GuessSettings, models: ModelGroups, *, 
     book = CallBook(save.calls_path)
     concurrency = cfg.concurrency or models.concurrency
     session = datetime.now().isoformat(timespec="seconds")
+    status = _Status(save, cfg.rounds)
+    finished = False
     try:
         for round_no in range(len(rounds) + 1, cfg.rounds + 1):
             bar = _Bar(progress, len(players), f"seed {seed} round {round_no}/{cfg.rounds}")
+            status.write(force=True, round=round_no, turns_done=0, round_started=time.time())
+
+            def on_turn(turn: Turn, bar: _Bar = bar) -> None:
+                bar.update(turn)
+                status.turn(turn)
+
             asked, reused = book.asked, book.reused
             before = (book.asked_usage.prompt_tokens, book.asked_usage.completion_tokens, book.asked_usage.requests)
             started = time.perf_counter()
             try:
                 turns = await play_round(players, pasts, round_no, cfg, models, book, seed=seed,
-                                         concurrency=concurrency, on_turn=bar.update,
+                                         concurrency=concurrency, on_turn=on_turn,
                                          max_failed=int(cfg.max_failed_share * len(players)))
             except ModelsUnusable as exc:
                 raise _explained(exc, models) from None
@@ -187,7 +223,10 @@ async def play_seed(save: GameSave, cfg: GuessSettings, models: ModelGroups, *, 
                 f"{'-' if mean is None else f'{mean:.2f}'}, target "
                 f"{'-' if score.target is None else f'{score.target:.2f}'} ({wall:.1f} s)")
         save.mark_complete()
+        finished = True
     finally:
+        status.write(force=True, state="finished" if finished else "stopped",
+                     round=cfg.rounds if finished else status.doc["round"])
         book.close()
 
 

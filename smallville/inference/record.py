@@ -15,7 +15,9 @@ written: never API keys, headers or endpoint URLs.
 Each call is written whole and flushed as it ends; a checkpoint records the file's length and a resume
 cuts the file back to it (`persist/save.py`), after which the occurrence numbers, read back from the file
 when a `Recorder` opens it, go on from there. A thought still in flight at the checkpoint starts again on
-resume: the calls it had made are in the file once, and again (with the next occurrence numbers) after.
+resume: on resume its calls made before the checkpoint are blanked (each line becomes a `{"dropped": id}`
+line of the same length, `Save.cut_back`), and it makes them again with the same occurrence numbers (a
+number freed so is the first one given again), so the record holds each answer the run took once.
 
 An answer over `MAX_ANSWER_BYTES` (1 MB of JSON text; a model gone wrong, not a real plan or line) is not
 written whole: the record keeps the call, `answer_omitted` with the answer's size, SHA-256 and first
@@ -77,21 +79,25 @@ def request_key(kind: str, messages: Sequence[Message], answer: type[BaseModel] 
 
 
 class _Counter:
-    """Occurrence numbers per key, safe across threads."""
+    """Occurrence numbers per key, safe across threads: the lowest number not yet taken (after a resume that
+    blanked a restarted thought's calls, the numbers they had are given again, as in a run never cut)."""
 
     def __init__(self) -> None:
-        self._counts: dict[str, int] = {}
+        self._taken: dict[str, set[int]] = {}
         self._lock = threading.Lock()
 
     def next(self, key: str) -> int:
         with self._lock:
-            n = self._counts.get(key, 0)
-            self._counts[key] = n + 1
+            taken = self._taken.setdefault(key, set())
+            n = len(taken)  # no gap: the count is the next number
+            if n in taken:
+                n = next(i for i in range(len(taken) + 1) if i not in taken)
+            taken.add(n)
             return n
 
     def seed(self, key: str, n: int) -> None:
         with self._lock:
-            self._counts[key] = max(self._counts.get(key, 0), n + 1)
+            self._taken.setdefault(key, set()).add(n)
 
 
 def read_recording(path: Path | str) -> list[dict[str, Any]]:
@@ -107,6 +113,8 @@ def read_recording(path: Path | str) -> list[dict[str, Any]]:
             continue
         try:
             record = json.loads(line)
+            if isinstance(record, dict) and "dropped" in record:  # a restarted thought's call, blanked on resume
+                continue
             if not isinstance(record, dict) or "key" not in record or "n" not in record:
                 raise ValueError("not a call record")
         except ValueError as exc:

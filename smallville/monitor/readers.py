@@ -5,7 +5,7 @@ adds its own reader in its own package and the page shows it without a line of J
 
 - a *row* for the list of runs: id, name, kind, state, progress, game time, pace, ETA, health;
 - a *detail*: the row plus `blocks`, each one of a few generic shapes the page knows how to draw
-  (`cards`, `table`, `bars`, `kv`, `note`; see the block helpers below).
+  (`cards`, `table`, `bars`, `kv`, `note`, `histogram`, `series`; see the block helpers below).
 
 A kind is the manifest's `kind` field, else its `format` without `smallville-` (a smallville save, format
 `smallville-save`, is a `town` run; a round game's `smallville-game` is `game`); a folder of several runs
@@ -231,6 +231,21 @@ def kv(title: str, items: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def note(text: str, tone: str = "info") -> dict[str, Any]:
     return {"type": "note", "text": text, "tone": tone}
+
+
+def histogram(title: str, counts: list[int], width: float, *, marks: dict[str, float | None] | None = None,
+              key: str | None = None, note: str | None = None) -> dict[str, Any]:
+    """Counts in equal bins from 0 (bin k holds [k*width, (k+1)*width)), drawn as columns; `marks` are values
+    drawn as vertical lines (mean, target)."""
+    return {"type": "histogram", "title": title, "key": key, "note": note, "counts": counts, "width": width,
+            "marks": {k: v for k, v in (marks or {}).items() if v is not None}}
+
+
+def series(title: str, lines: list[dict[str, Any]], *, key: str | None = None, x_max: int | None = None,
+           y_max: float | None = None, note: str | None = None) -> dict[str, Any]:
+    """Lines over rounds: each {name, points: [[x, y], ...]} (a y of None is a gap)."""
+    return {"type": "series", "title": title, "key": key, "note": note, "lines": lines, "x_max": x_max,
+            "y_max": y_max}
 
 
 # -- the generic reader: a kind nobody registered ------------------------------------------------------------

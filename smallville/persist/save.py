@@ -88,6 +88,12 @@ def _thought_of(line: bytes) -> int | None:
     return thought if isinstance(thought, int) else None
 
 
+def _dropped_line(line: bytes, thought: int | None) -> bytes:
+    """A recorded call's line made a `{"dropped": thought}` line of the same length (JSON allows the spaces)."""
+    mark = json.dumps({"dropped": thought}).encode()
+    return mark + b" " * max(0, len(line) - len(mark) - 1) + b"\n"
+
+
 def _read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
@@ -488,7 +494,9 @@ class Save:
         A checkpoint without `calls_bytes` (older saves) leaves the recording as it is. Otherwise the calls of
         the thoughts in `point["restart"]` (job ids: thoughts the checkpoint keeps as their inputs, which
         start again) are dropped too: they will be made again, and the record holds each answer the run took
-        once."""
+        once. The file keeps its length (each such line becomes a `{"dropped": id}` line padded to the same
+        size, and the file is replaced whole), so the checkpoint's `calls_bytes` stays true whenever a crash
+        comes, and a later resume from the same checkpoint drops the same lines again."""
         cut = int(point["log_bytes"])
         if self.events_path.stat().st_size > cut:
             truncate(self.events_path, cut)
@@ -501,8 +509,9 @@ class Save:
 
     def _drop_calls_of(self, thoughts: set[int]) -> None:
         lines = self.calls_path.read_bytes().splitlines(keepends=True)
-        kept = [line for line in lines if _thought_of(line) not in thoughts]
-        if len(kept) != len(lines):
+        kept = [_dropped_line(line, thought) if (thought := _thought_of(line)) in thoughts else line
+                for line in lines]
+        if kept != lines:
             tmp = self.calls_path.with_name(self.calls_path.name + ".tmp")
             tmp.write_bytes(b"".join(kept))
             with tmp.open("rb") as f:

@@ -152,7 +152,8 @@ class Viewer:
     def close(self) -> None:
         """Stop what the window started: a live run (thoughts finish, a checkpoint, the embedded server
         stops; the window keeps drawing meanwhile, if it still can) and the interviews' own models. Waits
-        for the run's checkpoint however long the thoughts under way take: closing never loses the run."""
+        for the run's checkpoint: the thoughts under way get the runner's grace (`STOP_GRACE_S`), and those
+        still thinking then are kept in it to start again on resume: closing never loses the run."""
         if self.askers is not None:
             self.askers.close()
             self.askers = None
@@ -166,7 +167,7 @@ class Viewer:
                     continue
                 try:
                     pygame.event.pump()
-                    self.notify("saving: the residents finish their thoughts, then a checkpoint...", 1.0)
+                    self.notify("saving: the residents finish their thoughts (20 s at most), then a checkpoint...", 1.0)
                     self.update(0.05)
                     self.draw()
                     pygame.display.flip()

@@ -1,6 +1,7 @@
 // The monitor's page: one event stream from /api/stream, drawn into the list of runs and the chosen run.
 // Every text from a save goes through textContent (never innerHTML): a resident's or a folder's name is
-// data, not markup. Readers on the server describe a run as generic blocks (cards, table, bars, kv, note),
+// data, not markup. Readers on the server describe a run as generic blocks (cards, table, bars, kv, note,
+// histogram, series),
 // so a new kind of run needs no change here.
 "use strict";
 
@@ -165,8 +166,82 @@ function kvBlock(b) {
   return framed(b, grid);
 }
 
+// -- charts: inline SVG (no library, no inline style: colours come from monitor.css) ------------------------------
+const SVG = "http://www.w3.org/2000/svg";
+function svg(tag, attrs, text) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, String(v));
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+// counts in equal bins from 0 (bin k holds [k*width, (k+1)*width)); marks (mean, target) as vertical lines
+function histogramBlock(b) {
+  const W = 820, H = 190, L = 40, R = 10, T = 12, B = 24, n = b.counts.length || 1;
+  const max = Math.max(1, ...b.counts), span = n * b.width, bw = (W - L - R) / n;
+  const chart = svg("svg", { viewBox: `0 0 ${W} ${H}`, class: "chart histogram", role: "img",
+    "aria-label": `${b.title}: ${b.counts.reduce((a, c) => a + c, 0)} answers` });
+  for (const f of [0, 0.5, 1]) {
+    const y = T + (H - T - B) * (1 - f);
+    chart.append(svg("line", { x1: L, x2: W - R, y1: y, y2: y, class: "grid" }),
+      svg("text", { x: L - 6, y: y + 4, class: "axis", "text-anchor": "end" }, nf0.format(max * f)));
+  }
+  b.counts.forEach((c, k) => {
+    if (!c) return;
+    const h = (H - T - B) * c / max;
+    const rect = svg("rect", { x: L + k * bw + 0.5, y: H - B - h, width: Math.max(1, bw - 1), height: h, class: "col" });
+    rect.append(svg("title", {}, `${num(k * b.width)}–${num((k + 1) * b.width)}: ${nf0.format(c)}`));
+    chart.append(rect);
+  });
+  for (let t = 0; t <= 10; t++) {  // ticks at bins' starts: 0, 10, ... 100 for 101 bins of 1
+    const v = Math.round((span - b.width) * t / 10), x = L + (W - L - R) * v / span;
+    chart.append(svg("text", { x, y: H - 6, class: "axis", "text-anchor": "middle" }, num(v, 0)));
+  }
+  const legend = el("div", "legend");
+  for (const [name, v] of Object.entries(b.marks || {})) {
+    const x = L + (W - L - R) * Math.max(0, Math.min(1, v / span));
+    chart.append(svg("line", { x1: x, x2: x, y1: T - 4, y2: H - B, class: `mark ${name}` }));
+    legend.append(el("span", `key ${name}`, `${name} ${num(v)}`));
+  }
+  const body = el("div", "chartbox", chart, legend);
+  return framed(b, body);
+}
+
+// lines over rounds (mean and target per round); a null y is a gap
+function seriesBlock(b) {
+  const W = 820, H = 170, L = 40, R = 10, T = 12, B = 24;
+  const xs = b.lines.flatMap((l) => l.points.map((p) => p[0]));
+  const ys = b.lines.flatMap((l) => l.points.map((p) => p[1])).filter((y) => y !== null && y !== undefined);
+  const xMax = Math.max(2, b.x_max || 0, ...xs), yMax = Math.max(1, ...ys) * 1.1;
+  const X = (x) => L + (W - L - R) * (x - 1) / Math.max(1, xMax - 1), Y = (y) => T + (H - T - B) * (1 - y / yMax);
+  const chart = svg("svg", { viewBox: `0 0 ${W} ${H}`, class: "chart series", role: "img", "aria-label": b.title });
+  for (const f of [0, 0.5, 1]) {
+    chart.append(svg("line", { x1: L, x2: W - R, y1: Y(yMax * f), y2: Y(yMax * f), class: "grid" }),
+      svg("text", { x: L - 6, y: Y(yMax * f) + 4, class: "axis", "text-anchor": "end" }, num(yMax * f, 0)));
+  }
+  const step = Math.max(1, Math.ceil(xMax / 10));
+  for (let x = 1; x <= xMax; x += step) chart.append(svg("text", { x: X(x), y: H - 6, class: "axis", "text-anchor": "middle" }, x));
+  const legend = el("div", "legend");
+  for (const line of b.lines) {
+    let d = "", pen = "M";
+    for (const [x, y] of line.points) {
+      if (y === null || y === undefined) { pen = "M"; continue; }
+      d += `${pen}${X(x).toFixed(1)},${Y(y).toFixed(1)} `; pen = "L";
+      const dot = svg("circle", { cx: X(x), cy: Y(y), r: line.points.length > 60 ? 1.5 : 3, class: `dot ${line.name}` });
+      dot.append(svg("title", {}, `round ${x}: ${line.name} ${num(y)}`));
+      chart.append(dot);
+    }
+    if (d) chart.append(svg("path", { d, class: `line ${line.name}` }));
+    const last = line.points.filter((p) => p[1] !== null && p[1] !== undefined).pop();
+    legend.append(el("span", `key ${line.name}`, `${line.name}${last ? ` ${num(last[1])} (round ${last[0]})` : ""}`));
+  }
+  return framed(b, el("div", "chartbox", chart, legend));
+}
+
 function block(b) {
   switch (b.type) {
+    case "histogram": return histogramBlock(b);
+    case "series": return seriesBlock(b);
     case "cards": return cardsBlock(b);
     case "table": return tableBlock(b);
     case "bars": return barsBlock(b);
