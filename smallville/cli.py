@@ -446,13 +446,15 @@ def build_parser() -> argparse.ArgumentParser:
     add_monitor_command(sub)
 
     bench = sub.add_parser("bench", help="print benchmark figures")
-    bench.add_argument("name", choices=["world", "inference", "agents", "viewer", "first-run", "population", "games"])
+    bench.add_argument("name", choices=["world", "inference", "agents", "viewer", "first-run", "population", "games",
+                                              "quality"])
     bench.add_argument("--json", action="store_true")
     bench.add_argument("--quick", action="store_true", help="fewer repetitions (for smoke tests)")
     bench.add_argument("--embedded-day", action="store_true",
                        help="agents: also a whole day on the embedded model (about 25 minutes on 2 cores)")
     bench.add_argument("--no-days", action="store_true", help="agents: only retrieval, no whole game days")
-    bench.add_argument("--save", help="viewer: measure the replay of this save (default: a routine 2-day run)")
+    bench.add_argument("--save", help="viewer: measure the replay of this save (default: a routine 2-day run); "
+                       "quality: the save whose model answers to measure (required)")
     bench.set_defaults(func=cmd_bench)
     add_population_parser(sub)
     add_game_parser(sub)

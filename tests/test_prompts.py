@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import tomllib
 from collections.abc import Sequence
+from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -379,3 +380,161 @@ def test_ask_checks_and_falls_back() -> None:
     assert [status for _, status in results] == ["ok", "fallback", "fallback"]
     assert results[1][0] == social.fallback_react() and FALLBACKS["react"] == 3  # 2 in ask + 1 here
     assert lm.calls[0].purpose == "react" and lm.calls[0].max_tokens == 64
+
+
+# -- closed choices (the embedded model's profile) -----------------------------------------------------
+
+
+def test_closed_day_plan_is_a_choice_per_fixed_time_and_every_pick_is_sensible() -> None:
+    """Whatever a grammar-constrained model picks, the plan is in order, awake, made of the persona's own
+    activities at fitting times: the quality measure finds every such plan sensible."""
+    from smallville.bench.quality import TownWords, judge_plan
+
+    people = residents()
+    town = TownWords.of(people)
+    for r in people:
+        p = pl.daily(r, "Monday February 13", notes=["Isabella is planning a party at Hobbs Cafe"], choices="closed")
+        assert p.step.name == "daily_plan" and p.step.frequency_penalty == 0.0
+        props = p.answer.model_json_schema()["properties"]
+        times = list(props)
+        assert times == sorted(times, key=lambda t: day_minute(t, r.wake_minute)) and len(times) <= 8
+        slots = pl.day_choices(r, ["Isabella is planning a party at Hobbs Cafe"])
+        for pick in range(3):  # the first, second and third option of every time (or its last)
+            answer = p.answer.model_validate({t: spec["enum"][min(pick, len(spec["enum"]) - 1)]
+                                              for t, spec in props.items()})
+            plan = p.check(answer)
+            assert plan.spans[0].start == r.wake_minute and plan.spans[0].activity == "wake up and get ready"
+            assert plan.spans[-1].end == r.bed_minute
+            verdict = judge_plan([(s.start % 1440, s.activity) for s in plan.spans], r, town)
+            assert verdict.sensible, (r.name, plan.lines(), verdict)
+            assert {s.activity for s in plan.spans} <= {o for s in slots for o in s.options} | {"wake up and get ready"}
+        with pytest.raises(ValidationError):  # the grammar's enum, as pydantic checks it
+            p.answer.model_validate({t: "lil-fjör" for t in props})
+        fb = p.fallback()
+        assert p.check(fb).spans[-1].end == r.bed_minute
+    assert FALLBACKS["daily_plan"] == len(people)
+
+
+def test_closed_day_plan_offers_a_place_todays_notes_name() -> None:
+    latoya = next(r for r in residents() if r.name == "Latoya Williams")  # knows Hobbs Cafe, not a haunt of hers
+    assert all("go to Hobbs Cafe" not in s.options for s in pl.day_choices(latoya))
+    noted = pl.day_choices(latoya, ["Isabella invited me to a party at Hobbs Cafe"])
+    offered = [s.minute for s in noted if "go to Hobbs Cafe" in s.options]
+    assert offered and min(offered) >= 14 * 60 and noted[-1].minute not in offered  # not instead of bedtime
+    assert all(s.options[-1] == "go to Hobbs Cafe" for s in noted if s.minute in offered)  # last: not pushed
+
+
+def test_routine_reads_the_persona() -> None:
+    from smallville.agents.prompts import routine
+
+    people = {r.name: r for r in residents()}
+    assert routine.interests(people["Latoya Williams"]) == ("build a photo series",)
+    assert routine.interests(people["Klaus Mueller"]) == ("write a research paper",)
+    assert routine.interests(people["Rajiv Patel"]) == ("get ready for my first solo exhibition",
+                                                         "teach myself the guitar")
+    assert routine.interests(people["Sam Moore"]) == ()  # retired: no trade to fall back on
+    assert routine.work_activities(people["Klaus Mueller"])[0] == "attend classes at Oak Hill College"
+    assert routine.options_at(people["Klaus Mueller"], 12 * 60 + 30)[:2] == (
+        "attend classes at Oak Hill College", "study in the library at Oak Hill College")
+    assert routine.options_at(people["Klaus Mueller"], 22 * 60 + 15)[0] == routine.WIND_DOWN
+    for r in people.values():
+        assert all(len(a) <= 60 and has_plain_words(a) for a in routine.usual_activities(r)), r.name
+
+
+def has_plain_words(text: str) -> bool:
+    return all(w.replace("'", "").isalpha() for w in text.split())
+
+
+def test_closed_hourly_blocks_follow_the_plan_and_replan_offers_what_came_up(isabella: Resident) -> None:
+    p = pl.daily(isabella, "Monday February 13", choices="closed")
+    plan = p.check(p.fallback())
+    h = pl.hourly(isabella, plan, choices="closed")
+    slots = pl.hourly_choices(isabella, plan)
+    assert slots[0].minute == isabella.wake_minute and len(slots) <= 12
+    for slot in slots:  # each block offers its part of the plan first, and lasts at most two hours
+        assert slot.options[0] == plan.at(slot.minute).activity  # type: ignore[union-attr]
+    assert all(b.minute - a.minute <= pl.HOURLY_BLOCK + 30 for a, b in pairwise(slots))
+    sched = h.check(h.fallback())
+    assert sched.spans[0].start == isabella.wake_minute and sched.spans[-1].end == isabella.bed_minute
+    assert [s.activity for s in sched.spans] == [s.activity for s in plan.spans]  # the first options: the plan
+    again = pl.hourly(isabella, plan, start=15 * 60 + 7, event="Maria Lopez asked for help", choices="closed")
+    first = pl.hourly_choices(isabella, plan, 15 * 60 + 7, "Maria Lopez asked for help")[0]
+    assert first.minute == 15 * 60 + 7 and first.options[0] == "Maria Lopez asked for help"
+    replanned = again.check(again.fallback())
+    assert replanned.spans[0].start == 15 * 60 + 7 and replanned.spans[-1].end == isabella.bed_minute
+    # a replayed answer that names no option is mapped to the nearest, or rejected
+    loose = h.answer.model_construct(**{name: "have a breakfast" if key == "06:30" else options[0]
+                                        for name, (key, options) in zip(h.answer.model_fields, pl._asked(slots),
+                                                                        strict=True)})
+    assert h.check(loose).spans[1].activity == "have breakfast"
+    with pytest.raises(AnswerRejected):
+        h.check(h.answer.model_construct(**dict.fromkeys(h.answer.model_fields, "zzz")))
+    assert FALLBACKS["daily_plan"] == 1 and FALLBACKS["hourly_schedule"] == 2
+
+
+def test_plain_words_shut_out_urls_code_and_letter_soup() -> None:
+    from pydantic import TypeAdapter
+
+    from smallville.agents.prompts.common import plain_words
+
+    sentence = TypeAdapter(plain_words(24, min_words=3, sentence=True))
+    for ok in ("Hi Klaus, how is your day going?", "Did you hear? Sam Moore is running for mayor.",
+               "I open the cafe at 8:00 today."):
+        sentence.validate_python(ok)
+    for no in ("hi Klaus, how are you", "Hi there", "Read https://x.io/a now", "Hi  there you", "lil-fjör is here",
+               "Go go moohoorrddammerderdammahreemwadawid now", 'He said "hi" there', "A {b} c"):
+        with pytest.raises(ValidationError):
+            sentence.validate_python(no)
+    block = span("08:00", 30, "work at Hobbs Cafe")
+    plain = pl.decompose(isabella_of(), block, choices="closed")
+    assert plain.answer is pl.PlainActions and plain.answer.model_json_schema()["title"] == "Actions"
+    for junk in ("go_home20am babu.com/womens", "1", "2. have breakfast"):
+        with pytest.raises(ValidationError):
+            pl.PlainActions.model_validate({"actions": [{"action": junk, "minutes": 5}]})
+    odd = span("08:00", 30, 'read "Hamlet" {again}')
+    fb = pl.fallback_decompose(odd, plain=True)
+    assert isinstance(fb, pl.PlainActions) and pl.check_decompose(fb, odd).spans[0].activity == "read Hamlet again"
+
+
+def isabella_of() -> Resident:
+    return next(r for r in residents() if r.name == "Isabella Rodriguez")
+
+
+def test_closed_turn_picks_a_topic_then_speaks_plainly() -> None:
+    memories = ["Sam Moore is running for mayor",
+                "Conversation with Maria Lopez at Hobbs Cafe: cafe. Maria: I am studying for a physics exam today"]
+    p = social.turn(isabella_of(), "Klaus Mueller", [], memories=memories, choices="closed")
+    assert p.step.top_p == 0.9 and p.step.options(1).extra == {"frequency_penalty": 0.3, "top_p": 0.9}
+    topics = p.answer.model_json_schema()["properties"]["about"]["enum"]
+    assert topics == ["Sam Moore is running for mayor", "Maria: I am studying for a physics exam today"]
+    assert social.turn_topics("Klaus Mueller", []) == ("how Klaus's day is going",)  # small talk: nothing else
+    assert list(p.answer.model_json_schema()["properties"]) == ["about", "utterance", "end"]
+    said = p.check(p.answer(about=topics[0], utterance="Did you hear? Sam Moore is running for mayor.", end=False))
+    assert said.utterance.startswith("Did you hear?")
+    with pytest.raises(ValidationError):
+        p.answer(about="the weather", utterance="Nice weather today, Klaus.", end=False)
+    assert p.messages[-1].content.endswith("then say it in one or two short sentences.")
+    fb = p.fallback()
+    assert isinstance(fb, p.answer) and p.check(fb).utterance == "Hi Klaus, how are you doing?"
+    assert fb.about == topics[-1]
+    assert FALLBACKS["conversation"] == 1
+    opened = social.turn(isabella_of(), "Klaus Mueller", [], memories=memories)
+    assert opened.answer is social.Turn and opened.step is social.TURN  # open: as before
+
+
+def test_step_sampling_reaches_the_call_options() -> None:
+    assert pl.DAILY.options(3).extra == {"frequency_penalty": 0.3}  # unchanged for the open prompts
+    assert pl.DAILY_CHOICE.options(3).extra == {} and pl.DAILY_CHOICE.options(3).temperature == 0.3
+    assert Step("x", 10, top_p=0.5, frequency_penalty=0.0).options(None, stop=["\n"]).extra == {
+        "top_p": 0.5, "stop": ["\n"]}
+
+
+def test_getting_up_has_fixed_steps_when_closed() -> None:
+    wake = pl.Span(7 * 60, 30, "wake up and get ready")
+    steps = pl.fixed_steps(wake, "closed")
+    assert steps is not None and [(s.start, s.minutes, s.activity) for s in steps.spans] == [
+        (420, 5, "get out of bed"), (425, 15, "wash and get dressed"), (440, 10, "get ready for the day")]
+    assert pl.fixed_steps(wake, "open") is None
+    assert pl.fixed_steps(span("07:00", 30, "have breakfast"), "closed") is None
+    short = pl.fixed_steps(pl.Span(7 * 60, 20, "wake up and get ready"), "closed")
+    assert short is not None and sum(s.minutes for s in short.spans) == 20 and short.spans[-1].end == 440

@@ -107,3 +107,34 @@ def test_every_step_ends_in_a_valid_answer(server: EmbeddedServer) -> None:
     fell_back = [case[0].name for case, (_, status) in zip(cases, results, strict=True) if status == "fallback"]
     assert sum(fallback_counts().values()) == len(fell_back)
     print("steps that fell back:", fell_back or "none")
+
+
+def test_closed_choices_on_the_embedded_model(server: EmbeddedServer) -> None:
+    """The closed prompts' grammars (enums keyed by clock time, plain-words patterns) are accepted by the
+    embedded server, and its answers are the options offered: a day plan in order from waking to bed."""
+    r = isabella()
+    daily = pl.daily(r, "Tuesday February 14", notes=MEMORIES[2:3], choices="closed")
+    settings = InferenceSettings(
+        endpoints=[EndpointSettings(name="embedded", base_url=server.base_url, model=server.model,  # type: ignore[arg-type]
+                                    structured=STRUCTURED_MODE, max_concurrency=1, timeout_s=30)],
+        retries=0, answer_retries=0)
+    reset_fallbacks()
+
+    async def run() -> list[tuple[Any, str]]:
+        async with ServerPool(settings) as pool:
+            plan, status = await ask(pool, daily.step, daily.messages, daily.answer, daily.check, daily.fallback,
+                                     seed=1)
+            hourly = pl.hourly(r, plan, choices="closed")
+            turn = social.turn(r, "Klaus Mueller", [], memories=MEMORIES[3:], choices="closed")
+            block = pl.decompose(r, plan.spans[1], choices="closed")
+            return [(plan, status), *[await ask(pool, p.step, p.messages, p.answer, p.check, p.fallback, seed=2)
+                                      for p in (hourly, turn, block)]]
+
+    (plan, plan_status), (sched, _), (line, line_status), (steps, _) = asyncio.run(run())
+    assert plan_status == "ok", "the embedded server refused or broke the day plan's enum grammar"
+    offered = {o for s in pl.day_choices(r, MEMORIES[2:3]) for o in s.options} | {"wake up and get ready"}
+    assert {s.activity for s in plan.spans} <= offered
+    assert plan.spans[0].start == r.wake_minute and plan.spans[-1].end == r.bed_minute
+    assert sched.spans[-1].end == r.bed_minute and sum(s.minutes for s in steps.spans) == plan.spans[1].minutes
+    assert line_status == "ok" and line.utterance[0].isupper() and line.utterance.isascii(), line
+    print("closed plan:", plan.lines().replace("\n", "; "), "| line:", line.utterance)

@@ -66,12 +66,9 @@ async def converse(ctx: Context, trace: Trace, m: Meeting) -> dict[str, Any]:
         query = f"{listener.name}. {shorten(last, 120) if last else _relation(speaker, listener.name)}"
         about = [h.memory.description for h in await recall(ctx, trace, speaker, query, "conversation", k=3)]
         memories = list(dict.fromkeys([*about, *on_mind[speaker.name]]))
-        line = await ask(ctx, trace, speaker.name, social.TURN,
-                         social.render_turn(speaker.resident, listener.name, transcript,
-                                            relation=_relation(speaker, listener.name),
-                                            memories=memories, situation=situation),
-                         social.Turn, lambda t: social.check_turn(t, transcript, max_turns),
-                         lambda o=listener.name: social.fallback_turn(o, transcript), n=turn)
+        p = social.turn(speaker.resident, listener.name, transcript, relation=_relation(speaker, listener.name),
+                        memories=memories, situation=situation, max_turns=max_turns, choices=ctx.settings.choices)
+        line = await ask(ctx, trace, speaker.name, p.step, p.messages, p.answer, p.check, p.fallback, n=turn)
         transcript.append((speaker.name, line.utterance))
         result["lines"].append([speaker.name, line.utterance, bool(line.end)])
         if line.end:

@@ -175,11 +175,12 @@ async def prepare_block(ctx: Context, trace: Trace, inp: BlockInput) -> dict[str
     async def actions() -> Schedule:
         if block.minutes <= 15 or asleep:
             return Schedule((block,))
+        if (fixed := planning.fixed_steps(block, ctx.settings.choices)) is not None:
+            return fixed
         if (again := inp.steps_memo.get(steps_key(block))) is not None:
             return Schedule(tuple(Span(block.start + int(off), int(n), str(a)) for off, n, a in again))
-        return await ask(ctx, trace, r.name, planning.DECOMPOSE,
-                         planning.render_decompose(r, block, inp.before, inp.after), planning.Actions,
-                         lambda a: planning.check_decompose(a, block), lambda: planning.fallback_decompose(block))
+        p = planning.decompose(r, block, inp.before, inp.after, ctx.settings.choices)
+        return await ask(ctx, trace, r.name, p.step, p.messages, p.answer, p.check, p.fallback)
 
     steps, (address, fresh) = await asyncio.gather(actions(), choose_place(ctx, trace, inp))
     arena = ctx.town.lookup(address)
@@ -202,10 +203,10 @@ async def plan_day(ctx: Context, trace: Trace, inp: PlanInput, day0: int) -> dic
     hits = await recall(ctx, trace, inp.mind, f"{r.name}'s plans, promises and events for {label}", "daily_plan", k=5,
                         kinds=("chat", "thought"))
     notes = [h.memory.description for h in hits]
-    daily = await ask(ctx, trace, r.name, planning.DAILY, planning.render_daily(r, label, inp.yesterday, notes),
-                      planning.DayPlan, lambda a: planning.check_daily(a, r), lambda: planning.fallback_daily(r))
-    hourly = await ask(ctx, trace, r.name, planning.HOURLY, planning.render_hourly(r, daily), planning.HourlySchedule,
-                       lambda a: planning.check_hourly(a, r), lambda: planning.fallback_hourly(r, daily))
+    p = planning.daily(r, label, inp.yesterday, notes, ctx.settings.choices)
+    daily = await ask(ctx, trace, r.name, p.step, p.messages, p.answer, p.check, p.fallback)
+    h = planning.hourly(r, daily, choices=ctx.settings.choices)
+    hourly = await ask(ctx, trace, r.name, h.step, h.messages, h.answer, h.check, h.fallback)
     first = await prepare_block(ctx, trace, block_input(inp, hourly, 0))
     return {"day0": day0, "label": label, "daily": spans_of(daily), "hourly": spans_of(hourly), "first": first,
             "notes": notes}
@@ -216,9 +217,8 @@ async def replan(ctx: Context, trace: Trace, inp: PlanInput, start: int, reason:
     r, plan = inp.resident, inp.day_plan
     if plan is None or start >= r.bed_minute - 15:
         return {"hourly": [], "first": None, "reason": reason}
-    hourly = await ask(ctx, trace, r.name, planning.HOURLY, planning.render_hourly(r, plan, start, reason),
-                       planning.HourlySchedule, lambda a: planning.check_hourly(a, r, start),
-                       lambda: planning.fallback_hourly(r, plan, start))
+    h = planning.hourly(r, plan, start, reason, ctx.settings.choices)
+    hourly = await ask(ctx, trace, r.name, h.step, h.messages, h.answer, h.check, h.fallback)
     first = await prepare_block(ctx, trace, block_input(inp, hourly, 0))
     return {"hourly": spans_of(hourly), "first": first, "reason": shorten(reason, 200)}
 

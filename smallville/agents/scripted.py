@@ -134,6 +134,13 @@ def answer(messages: Sequence[dict[str, Any]], schema: dict[str, Any]) -> str:
         out = {"react": "yes" if h % 3 else "no", "reason": "it would be nice to catch up"}
     elif title == "Turn":
         out = _turn(user, system, h)
+        if "about" in props:  # the closed turn: its topic, and the line in the plain words its pattern allows
+            out = {"about": _options(props["about"])[0], **out,
+                   "utterance": re.sub(r"[^A-Za-z0-9,.;:!?'()&\- ]", " ", out["utterance"].replace("…", "..."))}
+            out["utterance"] = " ".join(w[:20] for w in out["utterance"].split()[:24])
+    elif title in ("DayChoices", "HourChoices"):  # closed plans: one of each time's options
+        out = {key: (opts := _options(spec))[(h >> i) % min(2, len(opts))]
+               for i, (key, spec) in enumerate(props.items())}
     elif title == "Questions":
         name = re.search(r"about (.+?)'s life", user)
         who = name.group(1) if name else "them"
@@ -155,6 +162,11 @@ def answer(messages: Sequence[dict[str, Any]], schema: dict[str, Any]) -> str:
     else:
         raise ValueError(f"the scripted model has no answer for {title!r}")
     return json.dumps(out, ensure_ascii=False)
+
+
+def _options(spec: dict[str, Any]) -> list[Any]:
+    """The values a schema property allows (an enum, or a const)."""
+    return list(spec["enum"]) if "enum" in spec else [spec["const"]]
 
 
 def _news(user: str) -> list[dict[str, str]]:

@@ -50,6 +50,10 @@ class AgentSettings(BaseModel):
                                                                     "start a rating sooner)")
     reflect_recent: int = Field(30, ge=5, le=100, description="recent memories the reflection questions are drawn "
                                                               "from (paper: 100)")
+    choices: Literal["open", "closed"] = Field(
+        "open", description="open: the model writes its plans' times and activities and its lines freely; closed: "
+                            "it picks each activity for fixed times of the day from the persona's own, and talks in "
+                            "plain words (what a small model needs: smallville.agents.prompts.common.Choices)")
     economy: Literal["auto", "on", "off"] = Field(
         "auto", description="the economy profile (ECONOMY): auto = on with the embedded model, off with "
                             "configured endpoints")
@@ -71,11 +75,14 @@ class AgentSettings(BaseModel):
 #: - at most 6 lines a talk (its lines rarely go past 2 anyway; this bounds the worst case);
 #: - a block's arena by embedding instead of a call (the small model's choice was no better);
 #: - ratings every 4 game hours (fewer one-memory calls) and reflection questions over 15 recent memories
-#:   (a 500-token prompt to a 135M model costs more than its answer).
+#:   (a 500-token prompt to a 135M model costs more than its answer);
+#: - closed choices: plans picked from the persona's activities for fixed times, lines in plain words (the
+#:   135M model's own plans were out of order and made of no activity at all: docs/benchmarks.md).
 ECONOMY: dict[str, Any] = {
     "replan_importance": 11,
     "talk_turns": 6,
     "place_by": "embedding",
     "rate_every_minutes": 240,
     "reflect_recent": 15,
+    "choices": "closed",
 }

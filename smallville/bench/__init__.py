@@ -45,4 +45,12 @@ def run_bench(name: str, quick: bool = False, embedded_day: bool = False, days: 
         from smallville.games.bench import bench_games
 
         return bench_games(quick=quick)
+    if name == "quality":
+        from smallville.bench.quality import bench_quality
+
+        if save is None:
+            from smallville.errors import SmallvilleError
+
+            raise SmallvilleError("bench quality measures a save: give it --save SAVE")
+        return bench_quality(save)
     raise ValueError(f"unknown benchmark {name!r}")

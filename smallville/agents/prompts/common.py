@@ -22,7 +22,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, StringConstraints
 
@@ -44,22 +44,66 @@ def bounded_text(max_chars: int) -> Any:
     return Annotated[str, StringConstraints(pattern=rf'^[^"\\\x00-\x1f]{{1,{max_chars}}}$')]
 
 
+def plain_words(max_words: int, *, min_words: int = 1, sentence: bool = False) -> Any:
+    """`min_words`..`max_words` words of plain ASCII letters, digits and everyday punctuation, one space
+    between words, no word over 20 characters, a letter first: no URL, code, markup or foreign script can be
+    written in it, nor a run of letters that is no word ('moohoorrdd...'). `sentence`: it opens with a
+    capital letter.
+
+    For answers whose text a small model fills in (`choices = "closed"`): with a grammar-constrained
+    server, llama.cpp then cannot emit anything else. Longer than `bounded_text` as a grammar, not slower
+    to sample."""
+    word = r"[A-Za-z0-9,.;:!?'()&-]"
+    # the first word opens with a letter: a 135M model's steps were often "1", "2" (a list's numbers)
+    first = rf"[A-Z]{word}{{0,19}}" if sentence else rf"[A-Za-z]{word}{{0,19}}"
+    return Annotated[str, StringConstraints(pattern=rf"^{first}( {word}{{1,20}}){{{min_words - 1},{max_words - 1}}}$")]
+
+
 Clock = Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
 Score = Literal[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
 
 
+Choices = Literal["open", "closed"]
+"""How answers that could be choices are asked (`AgentSettings.choices`): `open` lets the model write
+(times, activities: what a capable model does well); `closed` offers lists to pick from where the answer is
+a choice (a day plan's activities for fixed times of the day) and plain-words patterns where it is text
+(the embedded 135M model's profile: see docs/benchmarks.md, "What the embedded model says")."""
+
+
 @dataclass(frozen=True)
 class Step:
-    """A cognitive step's call settings: `name` is also the accounting purpose."""
+    """A cognitive step's call settings: `name` is also the accounting purpose.
+
+    Sampling: `temperature`, `top_p` and the OpenAI penalties, the only sampling fields every
+    OpenAI-compatible server takes (OpenAI's own API refuses llama.cpp's `repeat_penalty` or `top_k`,
+    so none is sent: the embedded server keeps its defaults for those, top-k 40, min-p 0.05, repeat
+    penalty 1.1 over the last 64 tokens)."""
 
     name: str
     max_tokens: int
     temperature: float = 0.7
+    # A 135M model repeats itself without a frequency penalty (measured in smallville.bench.embedded); a
+    # choice among listed options wants none (the options are in the prompt, and often share words).
+    frequency_penalty: float = 0.3
+    top_p: float | None = None
 
     def options(self, seed: int | None = None, **extra: object) -> CallOptions:
-        # A 135M model repeats itself without a frequency penalty (measured in smallville.bench.embedded).
+        sampling: dict[str, object] = {"frequency_penalty": self.frequency_penalty} if self.frequency_penalty else {}
+        if self.top_p is not None:
+            sampling["top_p"] = self.top_p
         return CallOptions(purpose=self.name, temperature=self.temperature, seed=seed,
-                           max_tokens=self.max_tokens, extra={"frequency_penalty": 0.3, **extra})
+                           max_tokens=self.max_tokens, extra={**sampling, **extra})
+
+
+@dataclass(frozen=True)
+class Prompt(Generic[A, C]):
+    """One step's call, whichever way it is asked (`Choices`): what `ask` takes besides the model."""
+
+    step: Step
+    messages: list[Message]
+    answer: type[A]
+    check: Callable[[A], C]
+    fallback: Callable[[], A]
 
 
 class AnswerRejected(SmallvilleError):

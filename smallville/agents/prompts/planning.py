@@ -8,30 +8,47 @@ Day minutes count from the waking day's midnight, so a 00:30 bedtime is 24*60+30
 
 Re-planning after a reaction is the hourly step again with `start` = now and the reason in `event`.
 
+Two ways to ask for the day plan and the hourly schedule (`choices`, see `common.Choices`):
+- `open`: the model writes times and activities (a capable model plans freely; the check sorts, clips and
+  tiles what it wrote);
+- `closed`: the times are fixed from the persona's wake, work and bed hours (`routine.day_slots`; the
+  hourly blocks cut the day plan's parts into blocks of at most two hours) and for each time the model
+  picks one of a few activities that fit it (`routine.options_at`), as a JSON-schema enum: a
+  grammar-constrained model cannot write anything else, so every plan is in order, awake and made of
+  the resident's own activities. `daily(...)`, `hourly(...)` and `decompose(...)` hand back the prompt
+  for either way (`Prompt`: step, messages, answer model, check, fallback).
+
 Prompt sizes (words * 1.3): daily plan ~130-190 tokens in, answer <= ~200; hourly ~130-200 in (the plan is
 in it), answer <= ~300 for 12 blocks; decomposition ~90-120 in, answer <= ~250 for 12 actions.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import pairwise
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from smallville.agents.prompts import routine
 from smallville.agents.prompts.common import (
     AnswerRejected,
+    Choices,
     Clock,
+    Prompt,
     Step,
     bounded_text,
     clean_text,
     clock,
+    closest,
     count_fallback,
     day_minute,
     has_words,
     persona,
+    plain_words,
     shorten,
 )
 from smallville.inference.base import Message
@@ -40,6 +57,18 @@ from smallville.world.residents import Resident
 DAILY = Step("daily_plan", max_tokens=320)
 HOURLY = Step("hourly_schedule", max_tokens=400)
 DECOMPOSE = Step("decompose", max_tokens=300)
+# Closed: a pick per time is ~10-20 tokens. A low temperature keeps the pick to what the prompt makes
+# likely (a 135M model's second choice is often the odd one), no penalty (the options share words).
+DAILY_CHOICE = Step("daily_plan", max_tokens=220, temperature=0.3, frequency_penalty=0.0)
+HOURLY_CHOICE = Step("hourly_schedule", max_tokens=260, temperature=0.3, frequency_penalty=0.0)
+DECOMPOSE_PLAIN = Step("decompose", max_tokens=200, temperature=0.5)
+#: Options listed for one time of the day plan (a known place today's notes name may come on top).
+DAILY_OPTIONS = 5
+#: Options listed for one hourly block (the plan's own activity first).
+HOURLY_OPTIONS = 4
+#: The longest hourly block of a closed schedule, in minutes.
+HOURLY_BLOCK = 120
+
 
 BlockMinutes = Literal[30, 60, 90, 120, 180, 240]
 ActionMinutes = Literal[5, 10, 15, 20, 30]
@@ -181,6 +210,216 @@ def fallback_daily(resident: Resident, reason: str = "") -> DayPlan:
     return DayPlan(chunks=[PlanChunk(start=clock(m), activity=a) for m, a in spaced[:8]])
 
 
+# -- choices (closed) -----------------------------------------------------------------------------------
+
+
+class Choice(BaseModel):
+    """An answer of one activity per time: fields named by clock time ("07:30"), each an enum of options."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+
+@lru_cache(maxsize=1024)
+def choice_model(title: str, slots: tuple[tuple[str, tuple[str, ...]], ...]) -> type[Choice]:
+    """`{"07:30": <one of its options>, ...}` in slot order, built once per slot list (shared schema)."""
+    fields: dict[str, Any] = {f"at_{key.replace(':', '')}": (Literal[options], Field(alias=key))  # type: ignore[valid-type]
+                              for key, options in slots}
+    return create_model(title, __base__=Choice, **fields)
+
+
+def _picks(answer: Choice, slots: Sequence[routine.Slot], step: str) -> list[tuple[int, str]]:
+    """(minute, activity) for each slot (a slot with one option is not asked: that option); an activity
+    that is not among the slot's options (a replay of another prompt, a prompt-mode endpoint) is mapped to
+    the nearest one or rejected."""
+    got = answer.model_dump(by_alias=True)
+    out = []
+    for slot in slots:
+        if len(slot.options) == 1:
+            out.append((slot.minute, slot.options[0]))
+            continue
+        value = closest(str(got.get(clock(slot.minute), "")), slot.options)
+        if value is None:
+            raise AnswerRejected(step, f"{clock(slot.minute)}: {got.get(clock(slot.minute))!r} is not an option")
+        out.append((slot.minute, value))
+    return out
+
+
+def _merged(starts: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    """Consecutive picks of the same activity are one part of the day."""
+    out: list[tuple[int, str]] = []
+    for minute, activity in starts:
+        if not out or out[-1][1] != activity:
+            out.append((minute, activity))
+    return out
+
+
+def _choice_lines(slots: Sequence[routine.Slot], end: int | None = None) -> str:
+    """One line a slot: its time span and its options ('08:00-12:00: work at Hobbs Cafe' when fixed)."""
+    lines = []
+    for i, slot in enumerate(slots):
+        stop = slots[i + 1].minute if i + 1 < len(slots) else end
+        when = clock(slot.minute) + (f"-{clock(stop)}" if stop is not None else "")
+        lines.append(f"{when}: {' | '.join(slot.options)}")
+    return "\n".join(lines)
+
+
+def _asked(slots: Sequence[routine.Slot]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """The slots the model picks for (those with a choice), as `choice_model` keys them."""
+    return tuple((clock(s.minute), s.options) for s in slots if len(s.options) > 1)
+
+
+def day_choices(resident: Resident, notes: Sequence[str] = ()) -> tuple[routine.Slot, ...]:
+    """The day plan's slots; a known place that today's notes name ("the party at Hobbs Cafe") is offered
+    from the afternoon on, last (it is there to pick, not pushed)."""
+    slots = tuple(routine.Slot(s.minute, s.options[:DAILY_OPTIONS]) for s in routine.day_slots(resident))
+    known = {s for s, _ in [*resident.knows, *resident.haunts]} - {resident.home[0]}
+    named = [s for s in sorted(known) if any(s.lower() in n.lower() for n in notes[:5])]
+    if not named:
+        return slots
+    return tuple(routine.Slot(s.minute, tuple(dict.fromkeys([*s.options, *(f"go to {p}" for p in named)])))
+                 if s.minute >= 14 * 60 and routine.WIND_DOWN not in s.options else s for s in slots)
+
+
+def render_daily_choice(resident: Resident, day: str, slots: Sequence[routine.Slot], yesterday: str = "",
+                        notes: Sequence[str] = ()) -> list[Message]:
+    user = [f"Today is {day}. {_hours(resident)}"]
+    if yesterday:
+        user.append(f"Yesterday: {shorten(yesterday, 160)}")
+    if notes:
+        user.append("Keep in mind: " + "; ".join(shorten(n, 100) for n in notes[:3]))
+    user.append(f"At {resident.wake} you {routine.WAKE_UP}. What do you do next at each of these times? "
+                "Pick one activity for each:")
+    user.append(_choice_lines(slots))
+    return [Message("system", persona(resident, lifestyle=True)), Message("user", "\n".join(user))]
+
+
+def check_daily_choice(answer: Choice, resident: Resident, slots: Sequence[routine.Slot]) -> Schedule:
+    """Waking, then each slot's pick from its time until the next (equal neighbours merged), until bed."""
+    wake, bed = _day(resident)
+    starts = _merged([(wake, routine.WAKE_UP), *_picks(answer, slots, DAILY.name)])
+    return Schedule(_tile(starts, wake, bed))
+
+
+def fallback_daily_choice(resident: Resident, slots: Sequence[routine.Slot], reason: str = "") -> Choice:
+    """Each slot's first option: the persona's routine day."""
+    count_fallback(DAILY.name, reason or "routine choices")
+    model = choice_model("DayChoices", _asked(slots))
+    return model.model_validate({key: options[0] for key, options in _asked(slots)})
+
+
+def hourly_choices(resident: Resident, plan: Schedule, start: int | None = None, event: str = ""
+                   ) -> tuple[routine.Slot, ...]:
+    """The hourly blocks from `start` (default waking) to bed: each part of the plan cut into blocks of at
+    most `HOURLY_BLOCK` minutes (on the half hour), each offering the part's own activity first, then what
+    else fits the time (`routine.options_at`). A re-plan's first block offers what came up first."""
+    begin = resident.wake_minute if start is None else start
+    bed = resident.bed_minute
+    slots: list[routine.Slot] = []
+    for span in plan.spans:
+        at, end = max(span.start, begin), min(span.end, bed)
+        while at < end:
+            length = end - at if end - at <= HOURLY_BLOCK + 30 else HOURLY_BLOCK
+            options = (clean_text(span.activity, 60) or "free time", *routine.options_at(resident, at))
+            if span.activity == routine.WAKE_UP:  # nothing else to do on waking (a 135M model picked work)
+                options = (routine.WAKE_UP,)
+            if at % (24 * 60) == 12 * 60 and end - at > 90 and any("lunch" in o for o in options):
+                length = 60  # a lunch picked in a long part is an hour, not the whole block
+            slots.append(routine.Slot(at, tuple(dict.fromkeys(options))[:HOURLY_OPTIONS]))
+            at += length
+    if not slots or slots[0].minute != begin:  # a start inside no part of the plan (after bedtime)
+        slots.insert(0, routine.Slot(begin, routine.options_at(resident, begin)[:HOURLY_OPTIONS]))
+    if event and (came := clean_text(event, 60)) and has_words(came):
+        slots[0] = routine.Slot(begin, tuple(dict.fromkeys([came, *slots[0].options]))[:HOURLY_OPTIONS])
+    while len(slots) > 12:  # a very long day: the two shortest neighbours become one block
+        i = min(range(len(slots) - 1), key=lambda j: slots[j + 1].minute - slots[j].minute + (
+            (slots[j + 2].minute if j + 2 < len(slots) else bed) - slots[j + 1].minute))
+        del slots[i + 1]
+    return tuple(slots)
+
+
+def render_hourly_choice(resident: Resident, plan: Schedule, slots: Sequence[routine.Slot],
+                         event: str = "") -> list[Message]:
+    begin = slots[0].minute
+    user = []
+    if event:
+        user.append(f"It is {clock(begin)}. Something came up: {shorten(event, 160)}.")
+    # the plan itself is not listed: each block's first option is the plan's part (or what came up)
+    user.append("Your day in blocks; the first option of each is what you planned" + (" (or what came up)" if event
+                else "") + ". Pick what you do in each block:")
+    user.append(_choice_lines(slots, resident.bed_minute))
+    return [Message("system", persona(resident)), Message("user", "\n".join(user))]
+
+
+def check_hourly_choice(answer: Choice, resident: Resident, slots: Sequence[routine.Slot]) -> Schedule:
+    picks = _merged(_picks(answer, slots, HOURLY.name))
+    return Schedule(_tile(picks, slots[0].minute, resident.bed_minute))
+
+
+def fallback_hourly_choice(resident: Resident, slots: Sequence[routine.Slot], reason: str = "") -> Choice:
+    """Each block's first option: the day plan's own activity (or, re-planning, what came up)."""
+    count_fallback(HOURLY.name, reason or "plan's activities as blocks")
+    model = choice_model("HourChoices", _asked(slots))
+    return model.model_validate({key: options[0] for key, options in _asked(slots)})
+
+
+# -- the prompts, either way ----------------------------------------------------------------------------
+
+
+def daily(resident: Resident, day: str, yesterday: str = "", notes: Sequence[str] = (),
+          choices: Choices = "open") -> Prompt[Any, Schedule]:
+    """The day plan's call (see the module docstring for `choices`)."""
+    if choices == "closed":
+        slots = day_choices(resident, notes)
+        return Prompt(DAILY_CHOICE, render_daily_choice(resident, day, slots, yesterday, notes),
+                      choice_model("DayChoices", _asked(slots)),
+                      lambda a: check_daily_choice(a, resident, slots), lambda: fallback_daily_choice(resident, slots))
+    return Prompt(DAILY, render_daily(resident, day, yesterday, notes), DayPlan, lambda a: check_daily(a, resident),
+                  lambda: fallback_daily(resident))
+
+
+def hourly(resident: Resident, plan: Schedule, start: int | None = None, event: str = "",
+           choices: Choices = "open") -> Prompt[Any, Schedule]:
+    """The hourly schedule's call (also the re-plan from `start` because of `event`)."""
+    if choices == "closed":
+        slots = hourly_choices(resident, plan, start, event)
+        return Prompt(HOURLY_CHOICE, render_hourly_choice(resident, plan, slots, event),
+                      choice_model("HourChoices", _asked(slots)),
+                      lambda a: check_hourly_choice(a, resident, slots),
+                      lambda: fallback_hourly_choice(resident, slots))
+    return Prompt(HOURLY, render_hourly(resident, plan, start, event), HourlySchedule,
+                  lambda a: check_hourly(a, resident, start), lambda: fallback_hourly(resident, plan, start))
+
+
+#: The steps of getting up, when answers are closed: the same for everyone (asked, the 135M model split
+#: "wake up and get ready" into "sleep" and "take a walk"; one call a resident every morning).
+WAKE_STEPS = (("get out of bed", 5), ("wash and get dressed", 15))
+
+
+def fixed_steps(block: Span, choices: Choices = "open") -> Schedule | None:
+    """The block's steps without a call, where closed answers know them (waking up), else None."""
+    if choices != "closed" or block.activity != routine.WAKE_UP:
+        return None
+    spans, at = [], block.start
+    for text, minutes in WAKE_STEPS:
+        length = min(minutes, block.end - at)
+        if length > 0:
+            spans.append(Span(at, length, text))
+            at += length
+    if at < block.end:  # the rest of the block: ready for the day
+        spans.append(Span(at, block.end - at, "get ready for the day"))
+    return Schedule(tuple(spans))
+
+
+def decompose(resident: Resident, block: Span, before: str = "", after: str = "",
+              choices: Choices = "open") -> Prompt[Any, Schedule]:
+    """The decomposition's call; closed, each action is plain words (`PlainActions`)."""
+    messages = render_decompose(resident, block, before, after)
+    if choices == "closed":
+        return Prompt(DECOMPOSE_PLAIN, messages, PlainActions, lambda a: check_decompose(a, block),
+                      lambda: fallback_decompose(block, plain=True))
+    return Prompt(DECOMPOSE, messages, Actions, lambda a: check_decompose(a, block), lambda: fallback_decompose(block))
+
+
 # -- hourly schedule ------------------------------------------------------------------------------------
 
 
@@ -266,6 +505,18 @@ class Actions(BaseModel):
     actions: list[Action] = Field(min_length=1, max_length=12)
 
 
+class PlainAction(BaseModel):
+    action: plain_words(8)  # type: ignore[valid-type]
+    minutes: ActionMinutes
+
+
+class PlainActions(BaseModel):
+    """`Actions` in plain words (closed choices): its title stays "Actions" for readers of the schema."""
+
+    model_config = ConfigDict(title="Actions")
+    actions: list[PlainAction] = Field(min_length=1, max_length=12)
+
+
 def render_decompose(resident: Resident, block: Span, before: str = "", after: str = "") -> list[Message]:
     """Split the block that starts now into 5-15 minute actions. `before`/`after`: the neighbouring
     blocks' activities, so the split leads into the next thing."""
@@ -276,7 +527,7 @@ def render_decompose(resident: Resident, block: Span, before: str = "", after: s
     return [Message("system", persona(resident)), Message("user", "\n".join(user))]
 
 
-def check_decompose(answer: Actions, block: Span) -> Schedule:
+def check_decompose(answer: Actions | PlainActions, block: Span) -> Schedule:
     """Actions laid end to end from the block's start that add up to exactly its minutes: an action that
     would run past the end is shortened and the rest dropped; when they fall short by up to 15 minutes the
     last one runs on, by more the block's own activity fills the rest."""
@@ -300,9 +551,13 @@ def check_decompose(answer: Actions, block: Span) -> Schedule:
     return Schedule(tuple(spans))
 
 
-def fallback_decompose(block: Span, reason: str = "") -> Actions:
-    """The block's activity itself in 15-minute steps (the last one runs to the block's end in check)."""
+def fallback_decompose(block: Span, reason: str = "", *, plain: bool = False) -> Actions | PlainActions:
+    """The block's activity itself in 15-minute steps (the last one runs to the block's end in check);
+    `plain`: as `PlainActions` (the activity kept to what that pattern allows)."""
     count_fallback(DECOMPOSE.name, reason or "whole block as one activity")
     text = clean_text(block.activity, 60) or "carry on"
     n = max(1, min(12, block.minutes // 15))
+    if plain:
+        words = " ".join(w[:20] for w in re.sub(r"[^A-Za-z0-9,.;:!?'()&\- ]", " ", text).split()[:8])
+        return PlainActions.model_validate({"actions": [{"action": words or "carry on", "minutes": 15}] * n})
     return Actions(actions=[Action(action=text, minutes=15) for _ in range(n)])

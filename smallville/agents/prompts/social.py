@@ -10,6 +10,12 @@ Owns the three prompts, their answer models, their checks and their defaults:
 - interview: a free answer grounded in the memories listed (the paper's interviews; they do not change
   memory, which is the caller's business).
 
+Closed choices (`common.Choices`, the embedded model's profile): a turn first picks what the line is
+about, among the memories shown (and how the other's day is going), then says it in plain words (a
+sentence of 3-24 words of plain ASCII: `common.plain_words`). A 135M model that has just written
+"about": "Sam Moore is running for mayor" tends to say something about it; and the pattern leaves no room
+for URL fragments, code or runs of letters that are no word.
+
 Prompt sizes: react ~90-140 tokens in (<= 5 memories), answer <= ~30; turn ~120-260 in (<= 5 memories
 about the other, the last 6 lines), answer <= ~60; interview ~100-250 in (<= 10 memories), answer <= ~90.
 """
@@ -17,13 +23,17 @@ about the other, the last 6 lines), answer <= ~60; interview ~100-250 in (<= 10 
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Sequence
-from typing import Literal
+from functools import lru_cache
+from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, create_model
 
 from smallville.agents.prompts.common import (
     AnswerRejected,
+    Choices,
+    Prompt,
     Step,
     bounded_text,
     clean_text,
@@ -32,6 +42,7 @@ from smallville.agents.prompts.common import (
     has_words,
     numbered,
     persona,
+    plain_words,
     shorten,
 )
 from smallville.inference.base import Message
@@ -39,6 +50,9 @@ from smallville.world.residents import Resident
 
 REACT = Step("react", max_tokens=64, temperature=0.3)
 TURN = Step("conversation", max_tokens=96, temperature=0.8)
+# Closed: the topic (~15 tokens) and a line of at most 24 words; cooler, and a nucleus that drops the tail
+# of the 135M model's vocabulary where its nonsense words come from.
+TURN_PLAIN = Step("conversation", max_tokens=110, temperature=0.6, top_p=0.9)
 INTERVIEW = Step("interview", max_tokens=128, temperature=0.5)
 
 #: Utterances in one conversation, both speakers together (original code: 8 rounds).
@@ -106,7 +120,57 @@ def render_turn(resident: Resident, other: str, transcript: Sequence[tuple[str, 
     return [Message("system", persona(resident)), Message("user", "\n".join(user))]
 
 
-def check_turn(answer: Turn, transcript: Sequence[tuple[str, str]], max_turns: int = MAX_TURNS) -> Turn:
+class PlainTurn(BaseModel):
+    """A closed turn: `about` (one of the topics offered), then the line in plain words."""
+
+    model_config = ConfigDict(title="Turn")
+    about: str
+    utterance: plain_words(24, min_words=3, sentence=True)  # type: ignore[valid-type]
+    end: bool
+
+
+@lru_cache(maxsize=1024)
+def plain_turn_model(topics: tuple[str, ...]) -> type[PlainTurn]:
+    return create_model("PlainTurn", __base__=PlainTurn, about=(Literal[topics], ...))  # type: ignore[valid-type]
+
+
+def _topic(memory: str) -> str:
+    """A memory as a short topic: a talk's memory without its 'Conversation with X at Y.' head, cut at a
+    word within 60 characters."""
+    text = clean_text(re.sub(r"^Conversation with [^.]*\.\s*", "", memory), 200)
+    out = ""
+    for w in text.split():
+        if len(out) + len(w) + 1 > 60:
+            break
+        out = f"{out} {w}".strip()
+    return out.rstrip(" ,;:.")
+
+
+def turn_topics(other: str, memories: Sequence[str]) -> tuple[str, ...]:
+    """What a closed turn may be about: the memories shown (at most 5); the other's day only when there
+    are none (offered beside news, small talk won most of the 135M model's picks: docs/benchmarks.md)."""
+    first = other.split()[0] if other.split() else "them"
+    topics = [t for t in (_topic(m) for m in memories[:5]) if has_words(t)]
+    return tuple(dict.fromkeys(topics)) or (f"how {first}'s day is going",)
+
+
+def turn(resident: Resident, other: str, transcript: Sequence[tuple[str, str]], *, relation: str = "",
+         memories: Sequence[str] = (), situation: str = "", max_turns: int = MAX_TURNS,
+         choices: Choices = "open") -> Prompt[Any, Turn]:
+    """The turn's call, either way (see the module docstring)."""
+    messages = render_turn(resident, other, transcript, relation=relation, memories=memories, situation=situation)
+    if choices == "closed":
+        topics = turn_topics(other, memories)
+        # no example line: a greeting example made most lines greetings (docs/benchmarks.md)
+        messages[-1] = Message("user", messages[-1].content + "\nFirst pick what your line is about, then say it "
+                               "in one or two short sentences.")
+        return Prompt(TURN_PLAIN, messages, plain_turn_model(topics), lambda t: check_turn(t, transcript, max_turns),
+                      lambda: fallback_turn(other, transcript, topics=topics))
+    return Prompt(TURN, messages, Turn, lambda t: check_turn(t, transcript, max_turns),
+                  lambda: fallback_turn(other, transcript))
+
+
+def check_turn(answer: Turn | PlainTurn, transcript: Sequence[tuple[str, str]], max_turns: int = MAX_TURNS) -> Turn:
     """A non-empty line (without a copied 'Name:' in front) that does not repeat or echo either of the
     last two lines; the last allowed turn ends the talk."""
     text = clean_text(answer.utterance, 200)
@@ -124,13 +188,17 @@ def check_turn(answer: Turn, transcript: Sequence[tuple[str, str]], max_turns: i
     return Turn(utterance=text, end=bool(answer.end) or last)
 
 
-def fallback_turn(other: str, transcript: Sequence[tuple[str, str]], reason: str = "") -> Turn:
-    """A greeting when nothing has been said, otherwise a goodbye that ends the talk."""
+def fallback_turn(other: str, transcript: Sequence[tuple[str, str]], reason: str = "",
+                  topics: tuple[str, ...] | None = None) -> Turn | PlainTurn:
+    """A greeting when nothing has been said, otherwise a goodbye that ends the talk (`topics`: as the
+    closed turn's answer model for those topics)."""
     count_fallback(TURN.name, reason or "polite default")
     first = other.split()[0] if other.split() else "there"
-    if not transcript:
-        return Turn(utterance=f"Hi {first}, how are you doing?", end=False)
-    return Turn(utterance=f"Anyway, I should get going. Good to see you, {first}!", end=True)
+    line, end = (f"Hi {first}, how are you doing?", False) if not transcript else (
+        f"Anyway, I should get going. Good to see you, {first}!", True)
+    if topics is not None:
+        return plain_turn_model(topics)(about=topics[-1], utterance=line, end=end)
+    return Turn(utterance=line, end=end)
 
 
 # -- interview ------------------------------------------------------------------------------------------
