@@ -95,7 +95,8 @@ def test_the_page_follows_a_real_run(tmp_path: Path, browser: Any) -> None:
                 clock = "[data-key=game_time] .value"
                 first = _until(lambda: _text(browser, clock).strip(" –"), 30, "the game time on the page")
                 assert "RUNNING" in _text(browser, "[data-run=live]").upper()
-                assert "live" in _text(browser, "#conn-text")
+                # the first figures come by a plain fetch; the event stream may connect a moment later
+                _until(lambda: "live" in _text(browser, "#conn-text"), 30, "the live event stream")
                 updates = int(browser.execute_script("return window.monitorUpdates || 0"))
                 later = _until(lambda: (t := _text(browser, clock).strip(" –")) and t != first and t, 20,
                                f"the game time to move on from {first}")
