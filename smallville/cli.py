@@ -271,8 +271,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
+    from smallville.inspect import render, summarize
     from smallville.persist.save import Save
-    from smallville.persist.summary import render, summarize
 
     summary = summarize(Save.open(Path(args.save_dir)))
     print(json.dumps(summary, ensure_ascii=False, indent=2) if args.json else render(summary))

@@ -30,7 +30,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from smallville import __version__
 from smallville.agents.settings import ECONOMY
-from smallville.config import Settings, resolve_path, settings_from_manifest
+from smallville.config import Settings, resolve_path
 from smallville.core.clock import Clock
 from smallville.core.routine import RoutineMind
 from smallville.core.sim import Mind, Simulation
@@ -184,7 +184,7 @@ def open_for_resume(save_dir: Path) -> tuple[Save, Simulation, int]:
 
 def _check_for_resume(save: Save) -> tuple[Simulation, int]:
     manifest_path = save.root / "manifest.json"
-    settings = settings_from_manifest(save.manifest.get("settings"), manifest_path)
+    settings = save.settings()
     world = load(settings)
     expected = save.manifest.get("map", {}).get("sha256")
     if world.town.data.sha256 != expected:
@@ -454,7 +454,7 @@ async def _drive(save: Save, sim: Simulation, until_tick: int, *, progress: bool
                  inference: InferenceSettings | None = None) -> dict[str, Any]:
     from smallville.inference.session import open_models
 
-    settings = settings_from_manifest(save.manifest.get("settings"), save.root / "manifest.json", inference=inference)
+    settings = save.settings(inference=inference)
     every = max(1, round(settings.sim.checkpoint_minutes * 60 / sim.clock.tick_seconds))
     per_minute = max(1, round(60 / sim.clock.tick_seconds))
     before = getattr(sim.mind, "before_step", None)

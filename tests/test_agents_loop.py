@@ -17,8 +17,8 @@ from smallville import runner
 from smallville.agents.scripted import ScriptedModel
 from smallville.inference.embed import LocalEmbedder
 from smallville.inference.record import read_recording
+from smallville.inspect import summarize
 from smallville.persist.save import Save
-from smallville.persist.summary import summarize
 from smallville.runner import drive, resume_run
 from smallville.world.scenario import load_scenario
 

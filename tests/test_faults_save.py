@@ -24,8 +24,8 @@ from smallville.cli import main
 from smallville.config import Settings
 from smallville.errors import SaveError
 from smallville.eval.diffusion import open_save
+from smallville.inspect import render, summarize
 from smallville.persist.save import Save
-from smallville.persist.summary import render, summarize
 from smallville.runner import drive, new_run, open_for_resume
 
 CLI = [sys.executable, "-m", "smallville.cli"]

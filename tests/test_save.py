@@ -11,9 +11,9 @@ import pytest
 from smallville.config import Settings
 from smallville.core.events import SCHEMA_VERSION
 from smallville.errors import SaveError
+from smallville.inspect import render, summarize
 from smallville.persist.eventlog import read_log
 from smallville.persist.save import FORMAT, Save
-from smallville.persist.summary import render, summarize
 from smallville.runner import drive, new_run, open_for_resume, resume_run
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from smallville.agents.history import History, personas_of
 from smallville.agents.memory import RetrievalWeights
-from smallville.config import Settings, resolve_path, settings_from_manifest
+from smallville.config import Settings, resolve_path
 from smallville.core.clock import Clock
 from smallville.core.events import Event, Remember
 from smallville.errors import SaveError, SmallvilleError
@@ -64,7 +64,7 @@ def open_save(save_dir: Path, scenario_path: Path | None = None) -> Opened:
     """Read a save and check that the scenario fits it. Raises `SmallvilleError` with the reason."""
     save = Save.open(save_dir)
     manifest_path = save.root / "manifest.json"
-    settings = settings_from_manifest(save.manifest.get("settings"), manifest_path)
+    settings = save.settings()
     if settings.agents.mind != "generative":
         raise SaveError(manifest_path, f"the run's residents had the {settings.agents.mind!r} mind: they hold "
                                        "no memories to evaluate (run with the generative mind)")
@@ -77,7 +77,7 @@ def open_save(save_dir: Path, scenario_path: Path | None = None) -> Opened:
         raise problems[0].error("not evaluated (its figures would be wrong)")
     if not scan.events:
         raise SaveError(save.events_path, "the log holds no events: nothing to evaluate")
-    names = list(save.manifest.get("residents", {}).get("names", []))
+    names = save.resident_names()
     if not names:
         raise SaveError(manifest_path, "the manifest lists no residents")
     personas = personas_of(save.manifest, settings.town.residents)

@@ -27,6 +27,7 @@ from typing import Any
 
 from smallville import __version__
 from smallville.errors import ConfigError, SaveError
+from smallville.files import atomic_write_json
 from smallville.games import scoring
 from smallville.games.calls import CallBook
 from smallville.games.config import GameFile, GuessSettings
@@ -37,7 +38,6 @@ from smallville.games.roster import seat
 from smallville.games.store import GameSave, add_accounting
 from smallville.inference.base import ModelsUnusable
 from smallville.inference.settings import InferenceSettings, apply_env, display_url, is_masked_url
-from smallville.persist.save import atomic_write_json
 
 log = logging.getLogger(__name__)
 STUDY = "study.json"

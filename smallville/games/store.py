@@ -26,9 +26,10 @@ from pathlib import Path
 from typing import Any
 
 from smallville.errors import SaveError
+from smallville.files import atomic_write_json
 from smallville.games.play import Turn
 from smallville.persist.eventlog import truncate
-from smallville.persist.save import SaveLock, atomic_write_json
+from smallville.persist.save import SaveLock
 
 FORMAT = "smallville-game"
 VERSION = 1

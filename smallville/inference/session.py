@@ -112,6 +112,6 @@ def _save_accounting(accounting: Accounting, path: Path) -> None:
             old = json.loads(path.read_text(encoding="utf-8"))
             sessions = list(old.get("sessions", [])) if isinstance(old, dict) else []
     sessions.append(snapshot)
-    from smallville.persist.save import atomic_write_json
+    from smallville.files import atomic_write_json
 
     atomic_write_json(path, {"sessions": sessions})

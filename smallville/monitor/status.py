@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from smallville.files import atomic_write_json
 from smallville.inference.settings import display_url
-from smallville.persist.save import atomic_write_json
 
 log = logging.getLogger(__name__)
 

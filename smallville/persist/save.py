@@ -48,9 +48,13 @@ from typing import Any, Literal
 
 import numpy as np
 
+from smallville.config import Settings, resolve_path, settings_from_manifest
+from smallville.core.clock import Clock
 from smallville.core.events import SCHEMA_VERSION
 from smallville.errors import SaveError, SaveInUse
+from smallville.files import atomic_write_json
 from smallville.inference.record import CALLS_FILE
+from smallville.inference.settings import InferenceSettings
 from smallville.persist.eventlog import LogScan, read_log, truncate
 
 MANIFEST = "manifest.json"
@@ -59,22 +63,6 @@ CHECKPOINTS = "checkpoints"
 LOCK = "lock"
 FORMAT = "smallville-save"
 _CHECKPOINT_RE = re.compile(r"^tick-(\d{9})\.json$")
-
-
-def atomic_write_json(path: Path, data: Any) -> None:
-    """Write JSON so that readers see the old file or the new one, never half of one."""
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as f:
-        json.dump(data, f, ensure_ascii=False, separators=(",", ":"), sort_keys=False)
-        f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 def _thought_of(line: bytes) -> int | None:
@@ -267,6 +255,23 @@ class Save:
         self.lock: SaveLock | None = None  # held while this process writes the save
         # where a resume goes back to: the newest checkpoint's tick and the lengths it recorded
         self.resume_point: dict[str, int] | None = None
+
+    def settings(self, *, inference: InferenceSettings | None = None) -> Settings:
+        """The settings the run was made with, checked as a config file is (`settings_from_manifest`:
+        `inference`, the current config's, replaces the save's own masked endpoints for a run that thinks)."""
+        return settings_from_manifest(self.manifest.get("settings"), self.root / MANIFEST, inference=inference)
+
+    def clock(self) -> Clock:
+        sim = self.settings().sim
+        return Clock(sim.start, sim.tick_seconds)
+
+    def resident_names(self) -> list[str]:
+        """The residents in the order the run listed them (empty for a manifest that names none)."""
+        return [str(n) for n in self.manifest.get("residents", {}).get("names", [])]
+
+    def map_path(self) -> Path:
+        """The map the run was made on, as the manifest names it (else the settings' map)."""
+        return resolve_path(self.manifest.get("map", {}).get("path") or self.settings().town.map)
 
     @property
     def calls_path(self) -> Path:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from smallville.agents.history import History, personas_of
-from smallville.config import Settings, resolve_path, settings_from_manifest
+from smallville.config import Settings
 from smallville.core.clock import Clock
 from smallville.core.events import Spawned
 from smallville.errors import SaveError, SmallvilleError
@@ -46,15 +46,15 @@ class ReplaySource:
     @classmethod
     def open(cls, root: Path) -> ReplaySource:
         save = Save.open(root)
-        settings = settings_from_manifest(save.manifest.get("settings"), save.root / "manifest.json")
-        clock = Clock(settings.sim.start, settings.sim.tick_seconds)
+        settings = save.settings()
+        clock = save.clock()
         scan = save.read_log()
         if not scan.events:
             raise SaveError(save.events_path, "the run has no events yet (nothing to replay)")
-        names = list(save.manifest.get("residents", {}).get("names", []))
+        names = save.resident_names()
         if not names:
             names = sorted({e.who for e in scan.events if isinstance(e, Spawned)})
-        map_path = resolve_path(save.manifest.get("map", {}).get("path") or settings.town.map)
+        map_path = save.map_path()
         if not map_path.exists():
             raise SaveError(save.root / "manifest.json", f"the run's map {map_path} is not there")
         try:
@@ -103,9 +103,9 @@ class LiveSource:
         from smallville.runner import drive
 
         self.save, self.control = save, control
-        self.settings = settings_from_manifest(save.manifest.get("settings"), save.root / "manifest.json")
+        self.settings = save.settings()
         self.clock = sim.clock
-        self.map_path = resolve_path(save.manifest.get("map", {}).get("path") or self.settings.town.map)
+        self.map_path = save.map_path()
         self.names = [a.name for a in sim.agents]
         self.personas = _personas(save, self.settings.town.residents)
         scan = save.read_log()  # a resumed run shows what happened before too

@@ -1,4 +1,5 @@
-"""A save at a glance: what `smallville inspect` prints.
+"""A save at a glance: what `smallville inspect` prints. It sits beside the CLI, above the run
+machinery, because it reads a save together with the scenario the run seeded.
 
 Owns the summary of a save (residents, ticks covered, events by kind, size, checkpoints, whether the
 run reached its target and whether a crash tore the log's last line), computed from the files only.
@@ -11,16 +12,13 @@ from __future__ import annotations
 from typing import Any
 
 from smallville.agents.report import render_minds, summarize_minds
-from smallville.config import settings_from_manifest
-from smallville.core.clock import Clock
 from smallville.persist.save import Save
 
 
 def summarize(save: Save) -> dict[str, Any]:
     scan, problems = save.read_checked_log()
     manifest = save.manifest
-    settings = settings_from_manifest(manifest.get("settings"), save.root / "manifest.json")
-    clock = Clock(settings.sim.start, settings.sim.tick_seconds)
+    clock = save.clock()
     first, last = scan.first_tick, scan.last_tick
     checkpoints = save.checkpoint_ticks()
     target = manifest.get("target_tick")
@@ -29,7 +27,7 @@ def summarize(save: Save) -> dict[str, Any]:
         "world": manifest.get("world"),
         "seed": manifest.get("seed"),
         "schema_version": manifest.get("schema_version"),
-        "residents": list(manifest.get("residents", {}).get("names", [])),
+        "residents": save.resident_names(),
         "first_tick": first,
         "last_tick": last,
         "first_time": clock.label(first) if first is not None else None,
@@ -44,7 +42,7 @@ def summarize(save: Save) -> dict[str, Any]:
         "torn_tail_bytes": scan.torn_tail_bytes,
         "problems": [str(p) for p in problems],
         "bytes": save.size_bytes(),
-        "minds": summarize_minds(scan.events, _scenario(settings)),
+        "minds": summarize_minds(scan.events, _scenario(save.settings())),
     }
 
 
