@@ -88,7 +88,7 @@ def _report(args: argparse.Namespace, save_dir: Path, result: dict[str, Any]) ->
 
 def cmd_run(args: argparse.Namespace) -> int:
     from smallville.monitor import monitor_beside
-    from smallville.runner import drive, new_run
+    from smallville.run import drive, new_run
 
     settings = _settings(args)
     if not args.headless:
@@ -152,8 +152,8 @@ def _watch(save: Any, sim: Any, target: int, speed: float | None, inference: Any
     import pygame
 
     from smallville.errors import SaveError
-    from smallville.live import Control
-    from smallville.runner import STOP_GRACE_S
+    from smallville.run.control import Control
+    from smallville.run.stop import STOP_GRACE_S
     from smallville.viewer.app import Viewer
     from smallville.viewer.sources import LiveSource
 
@@ -163,6 +163,8 @@ def _watch(save: Any, sim: Any, target: int, speed: float | None, inference: Any
     def stop(signum: int, frame: Any) -> None:
         # as closing the window: the run stops with a checkpoint at the tick reached; a second signal cancels
         # the thoughts under way at once (they start again on resume), a third quits without the checkpoint
+        if control.finished.is_set():  # the run has stopped and checkpointed already: nothing left to stop
+            return
         if control.hurry:
             raise KeyboardInterrupt
         if not viewer.running:
@@ -178,12 +180,17 @@ def _watch(save: Any, sim: Any, target: int, speed: float | None, inference: Any
     try:
         viewer.run()
     finally:
+        # SDL puts back the signal handlers it found when pygame started, so ours go back after it
+        pygame.quit()
         for sig, handler in old.items():
             signal.signal(sig, handler)
-        pygame.quit()
+        if control.finished.is_set():
+            # stopped and saved: a late Ctrl-C (a second press while the process exits) has nothing left to
+            # stop, and must not kill it with a signal's exit status half-way through its last words
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
     if control.error is not None:
         raise control.error
-    result = viewer.source.result  # type: ignore[union-attr]
+    result = viewer.source.result
     if result is None:
         raise SaveError(save.root, "the run ended without a result; its last checkpoint is kept: "
                                    f"smallville resume {save.root}")
@@ -237,7 +244,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
     from smallville.config import inference_for_save, settings_from_manifest
     from smallville.monitor import monitor_beside
     from smallville.persist.save import Save
-    from smallville.runner import drive, resume_run
+    from smallville.run import drive, resume_run
 
     save_dir = Path(args.save_dir)
     # The way the run was started (window or headless) unless a flag says otherwise; saves from before the

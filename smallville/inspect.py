@@ -49,7 +49,7 @@ def summarize(save: Save) -> dict[str, Any]:
 def _scenario(settings: Any) -> Any:
     """The scenario the run seeded, if it can still be read (a summary never fails for want of it)."""
     from smallville.errors import SmallvilleError
-    from smallville.runner import scenario_for
+    from smallville.run.assemble import scenario_for
 
     try:
         return scenario_for(settings)

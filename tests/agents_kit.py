@@ -11,7 +11,7 @@ from smallville.agents.settings import AgentSettings
 from smallville.config import Settings, SimSettings, TownSettings
 from smallville.inference.settings import InferenceSettings
 from smallville.persist.eventlog import read_log
-from smallville.runner import drive, new_run
+from smallville.run import drive, new_run
 
 SCENARIO = '''name = "kites"
 [[facts]]

@@ -10,8 +10,8 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, Field
 
 from smallville.inference.base import CallOptions, Message
-from smallville.inference.fake_server import FakeServer
 from smallville.inference.settings import EndpointSettings, InferenceSettings
+from smallville.testing.fake_server import FakeServer
 
 R = TypeVar("R")
 

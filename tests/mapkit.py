@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from smallville.world.tmxwrite import MapObject, ObjectLayer, TileLayer, TilesetRef, render_tmx, render_tsx
+from smallville.testing.tmxwrite import MapObject, ObjectLayer, TileLayer, TilesetRef, render_tmx, render_tsx
 
 PLAN = """\
 ####################

@@ -11,13 +11,13 @@ from agents_kit import agent_settings, events, run
 
 from smallville.agents.planner import BlockInput, choose_place
 from smallville.agents.prompts.planning import Span
-from smallville.agents.scripted import ScriptedModel
 from smallville.agents.settings import ECONOMY, AgentSettings
 from smallville.agents.state import place_label, starting_places
 from smallville.agents.think import Context, Trace
 from smallville.config import load_settings
 from smallville.inference.embed import LocalEmbedder
-from smallville.runner import load
+from smallville.run.assemble import load
+from smallville.testing.scripted import ScriptedModel
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +80,7 @@ def test_the_loop_with_the_economy_profile(tmp_path: Path, small_town, embedder)
 def test_a_run_decides_once_and_a_resume_keeps_its_profile(tmp_path: Path, small_town, embedder) -> None:
     from smallville.inference.settings import EndpointSettings, InferenceSettings
     from smallville.persist.save import Save
-    from smallville.runner import drive, new_run, resume_run
+    from smallville.run import drive, new_run, resume_run
 
     # No endpoints: the embedded model, so the profile; the manifest says what the run really uses.
     embedded = agent_settings(small_town, economy="auto", talk_turns=8)

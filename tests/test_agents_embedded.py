@@ -15,10 +15,10 @@ import pytest
 from agents_kit import agent_settings, events, run
 from mapkit import write_town
 
-from smallville import runner
 from smallville.persist.eventlog import read_log
 from smallville.persist.save import Save
-from smallville.runner import drive, resume_run
+from smallville.run import drive, resume_run
+from smallville.run import stop as run_stop
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +59,7 @@ def test_a_stop_mid_call_on_the_embedded_model_loses_nothing(tmp_path: Path, mor
     a resume need not give them: llama.cpp reuses the previous prompt's cached prefix, and a fresh server's
     first evaluation of the same prompt can differ in the last bits of a logit, so in the token drawn.)"""
     reference, town, _ = morning
-    monkeypatch.setattr(runner, "STOP_GRACE_S", 1.0)  # shorter than one generation: the cancel is sure to come
+    monkeypatch.setattr(run_stop, "STOP_GRACE_S", 1.0)  # shorter than one generation: the cancel is sure to come
     out = tmp_path / "stopped"
     calls = out / "calls.jsonl"
     pressed: list[float] = []

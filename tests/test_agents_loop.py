@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 from agents_kit import agent_settings, events, run
 
-from smallville import runner
-from smallville.agents.scripted import ScriptedModel
 from smallville.inference.embed import LocalEmbedder
 from smallville.inference.record import read_recording
 from smallville.inspect import summarize
 from smallville.persist.save import Save
-from smallville.runner import drive, resume_run
+from smallville.run import drive, resume_run
+from smallville.run import stop as run_stop
+from smallville.testing.scripted import ScriptedModel
 from smallville.world.scenario import load_scenario
 
 
@@ -144,9 +144,10 @@ def test_faults_never_stop_the_day(tmp_path: Path, small_town, embedder) -> None
     from inference_kit import settings_for
 
     from smallville.inference.base import ModelsUnusable
-    from smallville.inference.fake_server import FakeServer
+    from smallville.testing import scripted
+    from smallville.testing.fake_server import FakeServer
 
-    with FakeServer(answers="smallville.agents.scripted:answer") as server:
+    with FakeServer(answers=scripted.answer) as server:
         settings = agent_settings(small_town, settings_for(server, names=("fake",), timeout_s=2.0))
         out = tmp_path / "faults"
         server.script(*["garbage"] * 6, "500", "bad_schema", "empty", "500")
@@ -245,7 +246,7 @@ def test_a_thought_stuck_at_a_stop_is_cancelled_and_started_again_on_resume(
         tmp_path: Path, whole_day, embedder, monkeypatch, purpose: str, at: int) -> None:
     whole, residents = whole_day
     settings = agent_settings((residents.parent / "town.tmx", residents), reflection_threshold=60)
-    monkeypatch.setattr(runner, "STOP_GRACE_S", 0.5)
+    monkeypatch.setattr(run_stop, "STOP_GRACE_S", 0.5)
     cut = tmp_path / "cut"
     model = _StopsMidThought(purpose, at)
     started = time.perf_counter()
@@ -284,7 +285,7 @@ def test_a_second_ctrl_c_cancels_the_thoughts_at_once(tmp_path: Path, whole_day,
     cut = tmp_path / "cut"
     started = time.perf_counter()
     result = run(settings, cut, 16, lm=_StopsMidThought("daily_plan", 1, presses=2), embedder=embedder)
-    assert time.perf_counter() - started < runner.STOP_GRACE_S / 2
+    assert time.perf_counter() - started < run_stop.STOP_GRACE_S / 2
     assert result["stopped_early"] and Save.open(cut).checkpoint_ticks()[-1] == result["tick"]
     save, sim = resume_run(cut)
     drive(save, sim, round(16 * sim.clock.ticks_per_hour), progress=False, lm=ScriptedModel(), embedder=embedder)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from smallville.config import Settings
-from smallville.runner import drive, new_run
+from smallville.run import drive, new_run
 
 CLI = [sys.executable, "-m", "smallville.cli"]
 

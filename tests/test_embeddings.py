@@ -13,8 +13,8 @@ import pytest
 from smallville.errors import SaveError
 from smallville.inference.base import AuthenticationFailed, EndpointUnavailable, InferenceError, ModelNotFound
 from smallville.inference.embed import LOCAL_DIM, EmbeddingCache, LocalEmbedder, RemoteEmbedder
-from smallville.inference.fake_server import FakeServer
 from smallville.inference.vectors import VectorIndex
+from smallville.testing.fake_server import FakeServer
 
 pytest.importorskip("sentence_transformers")
 pytest.importorskip("faiss")

@@ -13,7 +13,6 @@ import pytest
 from agents_kit import agent_settings, run
 from mapkit import write_town
 
-from smallville.agents.scripted import ScriptedModel
 from smallville.cli import main
 from smallville.config import Settings
 from smallville.errors import MapError, SaveError
@@ -21,6 +20,7 @@ from smallville.eval import spread
 from smallville.eval.diffusion import open_save
 from smallville.eval.study import evaluate, study
 from smallville.inference.embed import LocalEmbedder
+from smallville.testing.scripted import ScriptedModel
 
 HOURS = 24
 
@@ -147,11 +147,11 @@ def test_a_routine_run_has_nothing_to_evaluate(tmp_path: Path) -> None:
 def test_seeds_side_by_side_against_a_server(tmp_path: Path) -> None:
     """`--parallel 2`: two seeds in processes of their own against one OpenAI-compatible server (the fake,
     answering like the scripted model), then the interviews through it too; a bad --parallel is refused."""
-    from smallville.bench.days import SCRIPTED
-    from smallville.inference.fake_server import FakeServerProcess
     from smallville.inference.settings import EndpointSettings, InferenceSettings
+    from smallville.testing import scripted
+    from smallville.testing.fake_server import FakeServerProcess
 
-    with FakeServerProcess(latency_s=0.0, answers=SCRIPTED) as server:
+    with FakeServerProcess(latency_s=0.0, answers=scripted.answer) as server:
         endpoint = EndpointSettings(name="fake", base_url=server.base_url, model="fake-model",  # type: ignore[arg-type]
                                     max_concurrency=64, timeout_s=30.0)
         settings = agent_settings(write_town(tmp_path / "town"), InferenceSettings(endpoints=[endpoint]))

@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 from agents_kit import agent_settings, run
 
-from smallville.agents.scripted import ScriptedModel
 from smallville.inference.base import AnswerInvalid, CallOptions, Message, NotRecorded
 from smallville.inference.embed import LocalEmbedder
 from smallville.inference.record import MAX_ANSWER_BYTES, Recorder, Replayer, read_recording
 from smallville.persist.save import Save
-from smallville.runner import drive, resume_run
+from smallville.run import drive, resume_run
+from smallville.testing.scripted import ScriptedModel
 
 
 @pytest.fixture(scope="module")

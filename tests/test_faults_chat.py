@@ -24,9 +24,9 @@ pygame = pytest.importorskip("pygame")
 from smallville.agents.interview import MAX_QUESTION, clean_question, interview  # noqa: E402
 from smallville.agents.memory import PAPER_WEIGHTS, MemoryStream  # noqa: E402
 from smallville.agents.prompts.common import clean_typed  # noqa: E402
-from smallville.agents.scripted import ScriptedModel  # noqa: E402
 from smallville.inference.base import CallOptions, Message  # noqa: E402
 from smallville.inference.embed import LocalEmbedder  # noqa: E402
+from smallville.testing.scripted import ScriptedModel  # noqa: E402
 from smallville.viewer.app import Viewer  # noqa: E402
 from smallville.viewer.askers import INTERVIEWS_FILE, Askers  # noqa: E402
 from smallville.viewer.chat import MAX_INPUT, ChatBox  # noqa: E402

@@ -14,13 +14,13 @@ from agents_kit import SCENARIO, agent_settings
 from conftest import THE_VILLE, THE_VILLE_RESIDENTS
 from mapkit import write_town
 
-from smallville.agents.scripted import ScriptedModel
 from smallville.config import PROJECT_ROOT
 from smallville.core.events import Spawned
 from smallville.errors import MapError
 from smallville.eval import report
 from smallville.eval.study import study
 from smallville.inference.embed import LocalEmbedder
+from smallville.testing.scripted import ScriptedModel
 from smallville.viewer.app import headless
 from smallville.world.residents import load_residents
 from smallville.world.scenario import load_scenario

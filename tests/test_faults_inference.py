@@ -29,11 +29,11 @@ from smallville.inference.base import (
     ModelsUnusable,
     ResponseTooLarge,
 )
-from smallville.inference.fake_server import FakeServer, FakeServerProcess
 from smallville.inference.local import free_port
 from smallville.inference.pool import ServerPool
 from smallville.inference.session import Models, open_models
 from smallville.inference.settings import EndpointSettings, InferenceSettings
+from smallville.testing.fake_server import FakeServer, FakeServerProcess
 
 
 class _Vectors:
@@ -329,7 +329,7 @@ def test_c_a_key_in_the_url_query_is_sent_and_never_shown(tmp_path, caplog):
 
 def test_c_a_run_goes_on_with_the_current_config_never_the_saved_masked_url(tmp_path, monkeypatch):
     from smallville.config import load_settings
-    from smallville.runner import manifest_settings
+    from smallville.run.assemble import manifest_settings
 
     with servers(1) as (srv,):
         config = tmp_path / "smallville.toml"
@@ -456,7 +456,7 @@ def test_c_resume_never_switches_silently_to_the_embedded_model(tmp_path, monkey
     config = tmp_path / "elsewhere.toml"
     config.write_text('[[inference.endpoints]]\nname = "proxy"\nbase_url = "http://127.0.0.1:9/v1?api-key=K123456"\n'
                       'model = "m"\n', encoding="utf-8")
-    from smallville.runner import manifest_settings
+    from smallville.run.assemble import manifest_settings
 
     saved = settings_from_manifest(json.loads(json.dumps(manifest_settings(load_settings(config)))),
                                    tmp_path / "manifest.json").inference

@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 from agents_kit import SCENARIO
 
-from smallville.inference.fake_server import FakeServerProcess
 from smallville.inference.record import read_recording
+from smallville.testing import scripted
+from smallville.testing.fake_server import FakeServerProcess
 
 CLI = [sys.executable, "-m", "smallville.cli"]
 HOURS = "16"
@@ -25,7 +26,7 @@ HOURS = "16"
 
 @pytest.fixture(scope="module")
 def server() -> object:
-    fake = FakeServerProcess(answers="smallville.agents.scripted:answer", jitter_s=0.05, jitter_seed=5).start()
+    fake = FakeServerProcess(answers=scripted.answer, jitter_s=0.05, jitter_seed=5).start()
     yield fake
     fake.stop()
 

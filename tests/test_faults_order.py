@@ -112,9 +112,10 @@ def child(job: dict[str, Any]) -> None:
         return
     from inference_kit import settings_for
 
-    from smallville.inference.fake_server import FakeServer
+    from smallville.testing import scripted
+    from smallville.testing.fake_server import FakeServer
 
-    with FakeServer(answers="smallville.agents.scripted:answer", jitter_s=0.02, jitter_seed=job["seed"]) as server:
+    with FakeServer(answers=scripted.answer, jitter_s=0.02, jitter_seed=job["seed"]) as server:
         served = settings.model_copy(update={"inference": settings_for(server, names=("fake",))})
         run(served, out, HOURS, embedder=embedder)
 
@@ -144,7 +145,7 @@ def recorded(tmp_path_factory: pytest.TempPathFactory, embedder: LocalEmbedder) 
     """The Ville's morning recorded once with the scripted model, and its embeddings kept for the children."""
     from agents_kit import run
 
-    from smallville.agents.scripted import ScriptedModel
+    from smallville.testing.scripted import ScriptedModel
 
     root = tmp_path_factory.mktemp("order")
     settings = ville_settings()
@@ -193,7 +194,7 @@ class GoneFirstStartedLast:
 
 
 def test_a_thought_is_saved_with_its_fallbacks_in_call_order_however_they_failed(embedder) -> None:
-    from smallville.runner import load
+    from smallville.run.assemble import load
 
     world = load(ville_settings())
     ctx = Context(GoneFirstStartedLast(), embedder, AgentSettings(economy="off"), world.clock, world.town, 2,

@@ -19,14 +19,14 @@ import pytest
 from agents_kit import agent_settings, run
 from mapkit import write_town
 
-from smallville.agents.scripted import ScriptedModel
 from smallville.cli import main
 from smallville.config import Settings
 from smallville.errors import SaveError
 from smallville.eval.diffusion import open_save
 from smallville.inspect import render, summarize
 from smallville.persist.save import Save
-from smallville.runner import drive, new_run, open_for_resume
+from smallville.run import drive, new_run, open_for_resume
+from smallville.testing.scripted import ScriptedModel
 
 CLI = [sys.executable, "-m", "smallville.cli"]
 

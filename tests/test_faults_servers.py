@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from smallville.inference.fake_server import FakeServer
 from smallville.persist.save import Save
+from smallville.testing.fake_server import FakeServer
 
 CLI = [sys.executable, "-m", "smallville.cli"]
 

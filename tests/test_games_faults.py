@@ -10,14 +10,15 @@ from pathlib import Path
 import pytest
 from games_kit import config, population, run_cli, sha
 
-from smallville.inference.fake_server import FakeServer
+from smallville.games import standin
+from smallville.testing.fake_server import FakeServer
 
 SPECS = [str(n) for n in (10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 0, 5)]
 
 
 @pytest.fixture
 def fake() -> object:
-    with FakeServer(answers="smallville.games.standin:answer") as server:
+    with FakeServer(answers=standin.answer) as server:
         yield server
 
 
@@ -113,7 +114,7 @@ def test_a_server_answering_500_stops_the_game_then_resume_finishes_it(tmp_path:
 
 
 def test_a_refusing_server_stops_at_once(tmp_path: Path) -> None:
-    with FakeServer(answers="smallville.games.standin:answer", api_key="sk-the-right-one") as server:
+    with FakeServer(answers=standin.answer, api_key="sk-the-right-one") as server:
         line = _one_line_error(run_cli("game", "guess", "--config", str(_game(tmp_path, server.port)),
                                        "--out", str(tmp_path / "a")), logged=True)
         assert "HTTP 401" in line and server.requests <= len(SPECS)  # each in flight once, never retried
@@ -173,7 +174,7 @@ def test_one_writer_at_a_time_and_a_killed_writer_is_taken_over(tmp_path: Path) 
 
     from games_kit import CLI
 
-    with FakeServer(answers="smallville.games.standin:answer", latency_s=6.0) as slow:  # a round of 6 s
+    with FakeServer(answers=standin.answer, latency_s=6.0) as slow:  # a round of 6 s
         out = tmp_path / "out"
         command = [*CLI, "game", "guess", "--config", str(_game(tmp_path, slow.port)), "--out", str(out)]
         first = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

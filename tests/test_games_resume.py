@@ -18,9 +18,9 @@ import pytest
 from games_kit import CLI, config, population, run_cli, sha, stable_report
 
 from smallville.games import config as game_config
-from smallville.games import game
+from smallville.games import game, standin
 from smallville.games.standin import StandInModel
-from smallville.inference.fake_server import FakeServerProcess
+from smallville.testing.fake_server import FakeServerProcess
 
 PLAYERS = 240
 ROUNDS = 3
@@ -28,7 +28,7 @@ ROUNDS = 3
 
 @pytest.fixture(scope="module")
 def server() -> object:
-    fake = FakeServerProcess(answers="smallville.games.standin:answer", latency_s=0.01, jitter_s=0.04,
+    fake = FakeServerProcess(answers=standin.answer, latency_s=0.01, jitter_s=0.04,
                              jitter_seed=7).start()
     yield fake
     fake.stop()

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from games_kit import population
 
-from smallville.games import config, game, report, roster, scoring
+from smallville.games import config, game, report, roster, scoring, standin
 from smallville.games.standin import StandInModel
-from smallville.inference.fake_server import FakeServer
+from smallville.testing.fake_server import FakeServer
 
 
 def play(tmp_path: Path, specs: list[str], attributes: list[dict[str, str]] | None = None, **knobs: Any) -> dict:
@@ -150,8 +150,8 @@ def test_exact_counts_and_seating() -> None:
 
 
 def test_a_mixture_pins_each_group_to_its_server(tmp_path: Path) -> None:
-    with FakeServer(models=["model-a"], answers="smallville.games.standin:answer") as one, \
-            FakeServer(models=["model-b"], answers="smallville.games.standin:answer") as two:
+    with FakeServer(models=["model-a"], answers=standin.answer) as one, \
+            FakeServer(models=["model-b"], answers=standin.answer) as two:
         from smallville.inference.settings import EndpointSettings, InferenceSettings
 
         inference = InferenceSettings(endpoints=[

@@ -20,7 +20,7 @@ from agents_kit import run
 from golden_kit import day_settings
 
 from smallville.inference.embed import LocalEmbedder
-from smallville.runner import drive, resume_run
+from smallville.run import drive, resume_run
 
 DATA = Path(__file__).parent / "data" / "golden-day"
 REPO = Path(__file__).resolve().parent.parent

@@ -19,8 +19,8 @@ from smallville.inference.base import (
     NoEndpointAvailable,
     RateLimited,
 )
-from smallville.inference.fake_server import FakeServerProcess
 from smallville.inference.pool import RequestRejected, ServerPool
+from smallville.testing.fake_server import FakeServerProcess
 
 
 def test_structured_call_sends_schema_seed_and_temperature():
@@ -402,18 +402,18 @@ ODD_BODIES = {  # 200 answers that are JSON but no chat completion a caller coul
 
 @pytest.mark.parametrize("name", sorted(ODD_BODIES))
 def test_odd_completion_bodies_are_the_endpoints_fault_not_a_crash(name, monkeypatch):
-    from smallville.inference import fake_server
+    from smallville.testing.fake_server import api as fake_api
 
-    real_chat = fake_server._chat
+    real_chat = fake_api._chat
     sent: list[str] = []
 
     def chat(request, behaviour, answers=None):  # the first answer is odd, the next ones normal
         if not sent:
             sent.append(name)
-            return fake_server.Reply.json(200, ODD_BODIES[name])
+            return fake_api.Reply.json(200, ODD_BODIES[name])
         return real_chat(request, behaviour, answers)
 
-    monkeypatch.setattr(fake_server, "_chat", chat)
+    monkeypatch.setattr(fake_api, "_chat", chat)
     with servers(1) as (srv,):
         acc = Accounting()
 
@@ -431,10 +431,10 @@ def test_odd_completion_bodies_are_the_endpoints_fault_not_a_crash(name, monkeyp
     {"choices": [{"message": {"content": "A fake answer"}, "finish_reason": 7}], "usage": {"prompt_tokens": "x"}},
 ])
 def test_usable_answers_with_odd_extras_are_used(body, monkeypatch):
-    from smallville.inference import fake_server
+    from smallville.testing.fake_server import api as fake_api
 
-    monkeypatch.setattr(fake_server, "_chat",
-                        lambda request, behaviour, answers=None: fake_server.Reply.json(200, body))
+    monkeypatch.setattr(fake_api, "_chat",
+                        lambda request, behaviour, answers=None: fake_api.Reply.json(200, body))
     with servers(1) as (srv,):
         async def go() -> str:
             async with ServerPool(settings_for(srv)) as pool:
@@ -456,19 +456,19 @@ def test_errors_never_carry_the_key_a_server_echoes(monkeypatch):
     with its Authorization header. Neither may travel with the error the caller gets."""
     import traceback
 
-    from smallville.inference import fake_server
     from smallville.inference.embed import RemoteEmbedder
+    from smallville.testing.fake_server import api as fake_api
 
-    real = fake_server.handle_request
+    real = fake_api.handle_request
 
     async def echoing(state, method, path, headers, body):
         reply = await real(state, method, path, headers, body)
         if reply.status >= 400:
-            reply = fake_server.Reply.json(reply.status, {"error": {
+            reply = fake_api.Reply.json(reply.status, {"error": {
                 "message": f"refused, you sent {headers.get('authorization')}", "code": "x"}})
         return reply
 
-    monkeypatch.setattr(fake_server, "handle_request", echoing)
+    monkeypatch.setattr(fake_api, "handle_request", echoing)
     monkeypatch.setenv(KEY_ENV, SECRET)
     errors: list[BaseException] = []
     with servers(1, api_key="sk-the-right-one-000000") as (locked,), servers(1) as (srv,):

@@ -12,7 +12,6 @@ from pydantic import BaseModel, Field
 
 from smallville.inference.accounting import Accounting
 from smallville.inference.base import AnswerInvalid
-from smallville.inference.fake_server import minimal_instance
 from smallville.inference.pool import ServerPool
 from smallville.inference.structured import (
     AnswerProblem,
@@ -23,6 +22,7 @@ from smallville.inference.structured import (
     schema_hash,
     strict_schema,
 )
+from smallville.testing.fake_server.answers import minimal_instance
 
 
 def test_response_format_per_mode():

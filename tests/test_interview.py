@@ -11,9 +11,9 @@ import pytest
 from smallville.agents.history import History
 from smallville.agents.interview import MAX_QUESTION, clean_question, interview, stream_as_of
 from smallville.agents.memory import PAPER_WEIGHTS
-from smallville.agents.scripted import ScriptedModel
 from smallville.core.events import Remember, Retrieve
 from smallville.inference.embed import LocalEmbedder
+from smallville.testing.scripted import ScriptedModel
 from smallville.world.residents import Resident
 
 ADA = Resident(name="Ada Lovelace", age=36, occupation="mathematician", home=("House", "bedroom"), spawn=(2, 2))

@@ -20,7 +20,7 @@ from smallville.config import Settings
 from smallville.monitor import readers
 from smallville.monitor.command import check_listen
 from smallville.monitor.files import Found, JsonCache
-from smallville.runner import drive, new_run
+from smallville.run import drive, new_run
 
 CLI = [sys.executable, "-m", "smallville.cli"]
 ROOT = Path(__file__).resolve().parent.parent
@@ -224,11 +224,12 @@ def test_no_key_reaches_the_status_or_the_api(tmp_path: Path, small_town: tuple[
     from inference_kit import SECRET, settings_for
 
     from smallville.inference.embed import LocalEmbedder
-    from smallville.inference.fake_server import FakeServer
+    from smallville.testing import scripted
+    from smallville.testing.fake_server import FakeServer
 
     in_query = "QUERY-SECRET-7d1e0c55aa"
     monkeypatch.setenv("SMALLVILLE_TEST_API_KEY", SECRET)
-    with FakeServer(answers="smallville.agents.scripted:answer", api_key=SECRET) as server:
+    with FakeServer(answers=scripted.answer, api_key=SECRET) as server:
         inference = settings_for(server, names=("gpu-1",), api_key_env="SMALLVILLE_TEST_API_KEY")
         keyed = inference.endpoints[0].model_copy(update={"base_url": f"{server.base_url}?api-key={in_query}"})
         settings = agent_settings(small_town, inference.model_copy(update={"endpoints": [keyed]}))

@@ -72,10 +72,11 @@ def _until(check: Any, timeout_s: float, what: str) -> Any:
 
 
 def test_the_page_follows_a_real_run(tmp_path: Path, browser: Any) -> None:
-    from smallville.inference.fake_server import FakeServerProcess
+    from smallville.testing import scripted
+    from smallville.testing.fake_server import FakeServerProcess
 
     saves = tmp_path / "saves"
-    with FakeServerProcess(latency_s=0.2, answers="smallville.agents.scripted:answer") as server:
+    with FakeServerProcess(latency_s=0.2, answers=scripted.answer) as server:
         env = {**os.environ, "OPENAI_BASE_URL": server.base_url, "SMALLVILLE_MODEL": "fake-model"}
         run = subprocess.Popen([sys.executable, "-m", "smallville.cli", "run", "--headless", "--hours", "24",
                                 "--speed", "20", "--no-progress", "--save", str(saves / "live")], env=env,

@@ -16,7 +16,7 @@ from games_kit import CLI, config, population
 from monitor_kit import get_json, monitor, row
 
 from smallville.games import config as game_config
-from smallville.games import game
+from smallville.games import game, standin
 from smallville.games.monitor import LogTally, tally_of
 from smallville.games.standin import StandInModel
 
@@ -129,12 +129,12 @@ def test_the_answer_log_is_read_incrementally_within_a_budget(tmp_path: Path) ->
 
 def test_monitor_flag_on_game_guess(tmp_path: Path) -> None:
     from smallville.cli import build_parser
-    from smallville.inference.fake_server import FakeServerProcess
+    from smallville.testing.fake_server import FakeServerProcess
 
     assert build_parser().parse_args(["eval", "diffusion", "--monitor"]).monitor is True
     assert build_parser().parse_args(["game", "resume", "x", "--monitor"]).monitor is True
     pop = population(tmp_path / "pop.jsonl", SPECS)
-    with FakeServerProcess(answers="smallville.games.standin:answer", latency_s=0.3) as server:
+    with FakeServerProcess(answers=standin.answer, latency_s=0.3) as server:
         port = int(server.base_url.rsplit(":", 1)[1].split("/")[0])
         cfg = config(tmp_path / "game.toml", {"variant": "P1", "population": str(pop), "rounds": 4,
                                               "concurrency": 2}, port=port)

@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 from agents_kit import agent_settings, run
+from smallville.run.status import RunView, StatusWriter, Tracker, status_dict
 
-from smallville.agents.scripted import ScriptedModel
 from smallville.core.clock import Clock
-from smallville.monitor.status import RunView, StatusWriter, Tracker, status_dict
 from smallville.monitor.town import bottleneck, health
+from smallville.testing.scripted import ScriptedModel
 
 
 def test_a_generative_run_leaves_its_figures(tmp_path: Path, small_town: tuple[Path, Path]) -> None:
@@ -53,7 +53,7 @@ def test_fact_holders_are_counted_from_new_memories_only(monkeypatch: pytest.Mon
 
     fact = Fact(id="kites", holder="Ada", memory="a kite festival", question="kites?", evidence=["kite", "festival"])
     streams = {"Ada": _Stream(), "Bob": _Stream()}
-    mind = SimpleNamespace(scenario=SimpleNamespace(facts=[fact]),
+    mind = SimpleNamespace(thinks=True, in_flight=lambda: [], scenario=SimpleNamespace(facts=[fact]),
                            minds={n: SimpleNamespace(stream=s) for n, s in streams.items()}, stats={}, waited_s={})
     sim = SimpleNamespace(mind=mind, clock=Clock(), tick=10, agents=[1, 2], fallbacks={})
     view, tracker = RunView(sim, None, 0, 100, 0.0), Tracker()

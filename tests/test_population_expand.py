@@ -15,10 +15,10 @@ import pytest
 from inference_kit import KEY_ENV, SECRET, settings_for
 
 from smallville.inference.base import AuthenticationFailed, ModelsUnusable
-from smallville.inference.fake_server import FakeServer
 from smallville.population.cli import main as population_main
 from smallville.population.generate import generate
 from smallville.population.people import read_population
+from smallville.testing.fake_server import FakeServer
 
 DATA = Path(__file__).parent / "data" / "population"
 TWENTY = {"total_num": 20, "distributions": [
@@ -29,13 +29,13 @@ TWENTY = {"total_num": 20, "distributions": [
 
 
 def background_answer(messages: list[dict[str, Any]], schema: dict[str, Any]) -> str:
-    """The fake server's answer writer (`answers="test_population_expand:background_answer"`)."""
+    """The fake server's answer writer (`FakeServer(answers=background_answer)`)."""
     asked = str(messages[-1]["content"])
     name = asked.removeprefix("Write the background of ").split(".", 1)[0]
     return json.dumps({"background": f"{name} is a patient listener who keeps a garden and reads history at night."})
 
 
-ANSWERS = "test_population_expand:background_answer"
+ANSWERS = background_answer
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from smallville.population.cli import main as population_main
 from smallville.population.generate import generate
 from smallville.population.people import PopulationError, read_population
 from smallville.population.residents import CHARACTERS, beds_of
-from smallville.runner import load
+from smallville.run.assemble import load
 from smallville.world.residents import load_residents
 from smallville.world.town import load_town
 
@@ -244,7 +244,7 @@ def test_ages_come_from_the_age_attribute(value: str | None, low: int, high: int
 
 
 def test_the_benchmark_measures_in_a_fresh_interpreter() -> None:
-    from smallville.population.bench import bench_population
+    from smallville.bench.population import bench_population
 
     figures = bench_population(2000)
     assert figures["n"] == 2000 and figures["names_unique"] is True

@@ -35,7 +35,17 @@ def test_ruff_clean() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+def test_mypy_clean() -> None:
+    """The type checker over the whole package, as `[tool.mypy]` in pyproject.toml sets it (about a minute
+    cold; mypy's cache makes a second run quick)."""
+    mypy = shutil.which("mypy", path=str(Path(sys.executable).parent)) or shutil.which("mypy")
+    if mypy is None:
+        pytest.fail("mypy is not installed (it is part of the dev extra)")
+    done = subprocess.run([mypy, "--no-error-summary"], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
+
+
 def test_core_and_world_never_import_pygame() -> None:
-    code = ("import sys, smallville.core.sim, smallville.runner, smallville.world.town, smallville.cli; "
+    code = ("import sys, smallville.core.sim, smallville.run, smallville.world.town, smallville.cli; "
             "sys.exit('pygame' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0

@@ -14,7 +14,7 @@ from smallville.errors import SaveError
 from smallville.inspect import render, summarize
 from smallville.persist.eventlog import read_log
 from smallville.persist.save import FORMAT, Save
-from smallville.runner import drive, new_run, open_for_resume, resume_run
+from smallville.run import drive, new_run, open_for_resume, resume_run
 
 
 def _run(root: Path, settings: Settings, hours: float = 4, stop_at: int | None = None) -> Save:

@@ -17,7 +17,7 @@ pygame = pytest.importorskip("pygame")
 from smallville.agents.history import History  # noqa: E402
 from smallville.config import load_settings  # noqa: E402
 from smallville.errors import SaveError  # noqa: E402
-from smallville.runner import drive, new_run  # noqa: E402
+from smallville.run import drive, new_run  # noqa: E402
 from smallville.viewer.app import Viewer  # noqa: E402
 from smallville.viewer.scene import Scene, Timeline  # noqa: E402
 from smallville.viewer.sources import ReplaySource  # noqa: E402

@@ -15,8 +15,8 @@ from smallville.viewer.app import headless
 headless()
 pygame = pytest.importorskip("pygame")
 
-from smallville.agents.scripted import ScriptedModel  # noqa: E402
 from smallville.inference.embed import LocalEmbedder  # noqa: E402
+from smallville.testing.scripted import ScriptedModel  # noqa: E402
 from smallville.viewer.app import Viewer  # noqa: E402
 from smallville.viewer.askers import INTERVIEWS_FILE, Askers  # noqa: E402
 from smallville.viewer.sources import ReplaySource  # noqa: E402

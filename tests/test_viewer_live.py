@@ -14,12 +14,12 @@ from smallville.viewer.app import headless
 headless()
 pygame = pytest.importorskip("pygame")
 
-from smallville.agents.scripted import ScriptedModel  # noqa: E402
 from smallville.config import load_settings  # noqa: E402
 from smallville.inference.embed import LocalEmbedder  # noqa: E402
-from smallville.live import Control  # noqa: E402
 from smallville.persist.save import Save  # noqa: E402
-from smallville.runner import new_run, resume_run  # noqa: E402
+from smallville.run import new_run, resume_run  # noqa: E402
+from smallville.run.control import Control  # noqa: E402
+from smallville.testing.scripted import ScriptedModel  # noqa: E402
 from smallville.viewer.app import Viewer  # noqa: E402
 from smallville.viewer.sources import LiveSource  # noqa: E402
 
@@ -41,7 +41,7 @@ def test_the_window_pauses_steps_and_paces_the_run_and_closing_it_saves(tmp_path
     save, sim = new_run(tmp_path / "live", settings, 12)
     control = Control(speed=240)
     viewer = Viewer(LiveSource(save, sim, save.manifest["target_tick"], control))
-    assert viewer.live and viewer.playing
+    assert viewer.source.mode == "live" and viewer.playing
     frames_until(viewer, lambda: viewer.at >= 6 * 360)  # 06:00: the early risers are up
     viewer.frame([key(pygame.K_SPACE)], 0.016)
     assert control.paused
@@ -63,8 +63,8 @@ def test_the_window_pauses_steps_and_paces_the_run_and_closing_it_saves(tmp_path
     viewer.running = False
     viewer.close()
     assert control.finished.is_set() and control.error is None
-    result = viewer.source.result  # type: ignore[union-attr]
-    assert result["stopped_early"] and result["tick"] < save.manifest["target_tick"]
+    result = viewer.source.result
+    assert result is not None and result["stopped_early"] and result["tick"] < save.manifest["target_tick"]
     stopped = Save.open(save.root)
     assert stopped.checkpoint_ticks()[-1] == result["tick"]
     _save2, sim2 = resume_run(save.root)

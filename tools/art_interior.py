@@ -183,9 +183,9 @@ def garden_soil(d: Draw) -> None:
 
 
 def collision(d: Draw) -> None:
-    d.rectangle((0, 0, 15, 15), fill=(220, 40, 40, 110), outline=(200, 20, 20, 220))  # type: ignore[arg-type]
-    d.line((1, 1, 14, 14), fill=(200, 20, 20, 230))  # type: ignore[arg-type]
-    d.line((14, 1, 1, 14), fill=(200, 20, 20, 230))  # type: ignore[arg-type]
+    d.rectangle((0, 0, 15, 15), fill=(220, 40, 40, 110), outline=(200, 20, 20, 220))
+    d.line((1, 1, 14, 14), fill=(200, 20, 20, 230))
+    d.line((14, 1, 1, 14), fill=(200, 20, 20, 230))
 
 
 def spawn(d: Draw) -> None:

@@ -21,6 +21,7 @@ import sys
 import tomllib
 import zipfile
 from pathlib import Path
+from typing import TypedDict
 from xml.sax.saxutils import quoteattr
 
 import numpy as np
@@ -37,6 +38,14 @@ WHEEL_DIR = ROOT / "build" / "pyxel"
 WHEEL_MEMBER = "pyxel/examples/assets/urban_rpg.png"
 COLUMNS = 16  # interior.png is 16 tiles wide
 MAGENTA = (255, 0, 255)
+
+
+class ObjectTiles(TypedDict):
+    """An object of interior.json: its footprint in tiles and its tiles' ids in the sheet, row by row."""
+
+    w: int
+    h: int
+    tiles: list[list[int]]
 
 
 def load_urban() -> Image.Image:
@@ -71,7 +80,7 @@ def build_interior() -> tuple[Image.Image, dict[str, object], list[str]]:
         tile_ids[name] = len(tiles)
         tiles.append(im)
         names.append(name)
-    objects: dict[str, dict[str, object]] = {}
+    objects: dict[str, ObjectTiles] = {}
     for name, (w, h) in footprints.items():  # the toml's order, so that related objects sit together
         im, d = canvas(w, h)
         OBJECTS[name](d)
@@ -80,7 +89,7 @@ def build_interior() -> tuple[Image.Image, dict[str, object], list[str]]:
             row = []
             for tx in range(w):
                 tile = im.crop((tx * T, ty * T, (tx + 1) * T, (ty + 1) * T))
-                if tile.getextrema()[3][1] == 0:
+                if tile.getchannel("A").getextrema()[1] == 0:  # fully transparent
                     raise SystemExit(f"{name}: tile ({tx}, {ty}) is empty")
                 row.append(len(tiles))
                 tiles.append(tile)
@@ -141,7 +150,7 @@ def contact_sheet(interior: Image.Image, data: dict[str, object],
     font = ImageFont.load_default(size=12)
     s, width = 3, 1240
     tiles: dict[str, int] = data["tiles"]  # type: ignore[assignment]
-    objects: dict[str, dict[str, object]] = data["objects"]  # type: ignore[assignment]
+    objects: dict[str, ObjectTiles] = data["objects"]  # type: ignore[assignment]
 
     def tile(i: int) -> Image.Image:
         x, y = i % COLUMNS * T, i // COLUMNS * T
@@ -152,9 +161,9 @@ def contact_sheet(interior: Image.Image, data: dict[str, object],
     items.append(("objects", Image.new("RGBA", (1, 1))))
     floor = tile(tiles["floor_wood"])
     for name, o in objects.items():
-        w, h = int(o["w"]), int(o["h"])  # type: ignore[call-overload]
+        w, h = o["w"], o["h"]
         im = Image.new("RGBA", (w * T, h * T))
-        for ty, row in enumerate(o["tiles"]):  # type: ignore[attr-defined]
+        for ty, row in enumerate(o["tiles"]):
             for tx, i in enumerate(row):
                 im.paste(floor, (tx * T, ty * T))
                 im.alpha_composite(tile(i), (tx * T, ty * T))

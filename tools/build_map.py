@@ -40,7 +40,7 @@ from map_layout import (  # noqa: E402
     load_layout,
 )
 
-from smallville.world.tmxwrite import MapObject, ObjectLayer, TileLayer, TilesetRef, write_tmx  # noqa: E402
+from smallville.testing.tmxwrite import MapObject, ObjectLayer, TileLayer, TilesetRef, write_tmx  # noqa: E402
 
 TILE_SIZE = 16
 LAYERS = ("ground", "floor", "walls", "furniture", "decor", "above", "collision")

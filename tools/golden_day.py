@@ -33,8 +33,8 @@ def main() -> None:
     from agents_kit import run
     from golden_kit import day_settings
 
-    from smallville.agents.scripted import ScriptedModel
     from smallville.inference.embed import LocalEmbedder
+    from smallville.testing.scripted import ScriptedModel
 
     embedder = LocalEmbedder()
     with tempfile.TemporaryDirectory() as tmp:

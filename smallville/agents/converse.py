@@ -9,12 +9,13 @@ is how news travels through the town.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from smallville.agents.perceive import doing
 from smallville.agents.prompts import social
 from smallville.agents.prompts.common import clock, shorten
+from smallville.agents.results import TalkResult
 from smallville.agents.state import ResidentMind, place_label
 from smallville.agents.think import Context, Trace, ask, recall
 
@@ -35,17 +36,17 @@ def _relation(mind: ResidentMind, other: str) -> str:
     return mind.resident.relationships.get(other, "")
 
 
-async def converse(ctx: Context, trace: Trace, m: Meeting) -> dict[str, Any]:
-    """{"react": yes/no, "reason", "lines": [[speaker, text, end], ...]}; lines empty on a no."""
+async def converse(ctx: Context, trace: Trace, m: Meeting) -> TalkResult:
+    """Whether the first spoke up and why, and the lines (none on a no)."""
     a, b = m.first, m.second
     seen = doing(b.name, m.second_doing) if m.second_doing else f"{b.name} is here"
-    about = await recall(ctx, trace, a, f"{b.name}. {_relation(a, b.name)}", "react", k=5)
+    remembered = await recall(ctx, trace, a, f"{b.name}. {_relation(a, b.name)}", "react", k=5)
     decision = await ask(ctx, trace, a.name, social.REACT,
                          social.render_react(a.resident, m.minute, m.first_doing or "going about your day",
                                              seen + ". You could start a conversation",
-                                             [h.memory.description for h in about]),
+                                             [h.memory.description for h in remembered]),
                          social.Reaction, social.check_react, social.fallback_react)
-    result: dict[str, Any] = {"react": decision.react, "reason": decision.reason, "lines": []}
+    result = TalkResult(decision.react, decision.reason, [])
     if decision.react != "yes":
         return result
     situation = f"at {place_label(m.where)}, {clock(m.minute)}" if m.where else f"outside, {clock(m.minute)}"
@@ -70,13 +71,13 @@ async def converse(ctx: Context, trace: Trace, m: Meeting) -> dict[str, Any]:
                         memories=memories, situation=situation, max_turns=max_turns, choices=ctx.settings.choices)
         line = await ask(ctx, trace, speaker.name, p.step, p.messages, p.answer, p.check, p.fallback, n=turn)
         transcript.append((speaker.name, line.utterance))
-        result["lines"].append([speaker.name, line.utterance, bool(line.end)])
+        result.lines.append((speaker.name, line.utterance, bool(line.end)))
         if line.end:
             break
     return result
 
 
-def transcript_memory(me: str, other: str, lines: list[list[Any]], where: str) -> str:
+def transcript_memory(me: str, other: str, lines: Sequence[tuple[str, str, bool]], where: str) -> str:
     """The chat memory one side keeps: who, where, and the lines (long talks are cut at ~900 characters)."""
     said = " / ".join(f"{'I' if who == me else who.split()[0]}: {text}" for who, text, _ in lines)
     place = f" at {place_label(where)}" if where else ""

@@ -66,7 +66,7 @@ class History:
     def add(self, event: Event) -> None:
         """Fold one more event in (a live run's log grows; events arrive in tick order)."""
         for who, store, ticks in self._targets(event):
-            store[who].append(event)  # type: ignore[arg-type]
+            store[who].append(event)
             ticks.setdefault(who, []).append(event.t)
 
     def _targets(self, event: Event) -> list[tuple[str, dict, dict]]:

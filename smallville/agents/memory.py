@@ -47,17 +47,22 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any, Literal
 
 import numpy as np
 
-try:  # fast path for the relevance pass, see the module docstring
-    import faiss as _faiss
 
-    if not hasattr(_faiss, "fvec_inner_products_ny"):  # pragma: no cover - very old builds
-        _faiss = None
-except ImportError:  # pragma: no cover - faiss-cpu is a dependency, this is for stripped installs
-    _faiss = None
+def _load_faiss() -> ModuleType | None:
+    """faiss when it has the fast path for the relevance pass (see the module docstring), else None."""
+    try:
+        import faiss
+    except ImportError:  # pragma: no cover - faiss-cpu is a dependency, this is for stripped installs
+        return None
+    return faiss if hasattr(faiss, "fvec_inner_products_ny") else None  # pragma: no branch - old builds lack it
+
+
+_faiss = _load_faiss()
 
 Kind = Literal["event", "chat", "thought"]
 KINDS: tuple[Kind, ...] = ("event", "chat", "thought")

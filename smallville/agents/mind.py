@@ -13,6 +13,11 @@ only reads what was applied: it never waits.
 
 Streams change only while applying (`smallville.agents.state` explains the `readers` rule), and every
 change is an event: memories, retrievals with their scores, plans, utterances, reflections, fallbacks.
+
+The scheduler and the apply step (`smallville.agents.apply`) share the minds' state (`Minds`); the apply
+step returns what a thought calls for next (a re-plan) and the scheduler starts it, so apply never imports
+this module. `GenerativeMind` is the `core.mind.ThinkingMind` the run code drives, and it sees the
+simulation only as `core.mind.SimOps`.
 """
 
 from __future__ import annotations
@@ -21,9 +26,8 @@ import asyncio
 import contextvars
 import logging
 import time
-from collections import Counter
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections import Counter, defaultdict
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -33,10 +37,13 @@ from smallville.agents import perceive, planner, thoughts
 from smallville.agents.apply import Applier
 from smallville.agents.memory import MemoryStream
 from smallville.agents.settings import AgentSettings
-from smallville.agents.state import NewMemory, ResidentMind, starting_places
+from smallville.agents.state import Minds, NewMemory, ResidentMind, starting_places
 from smallville.agents.think import Context, Trace
+from smallville.agents.thoughts import Job
 from smallville.core.clock import Clock
-from smallville.core.routine import Activity
+from smallville.core.mind import Activity, SimOps
+from smallville.core.rng import Stream
+from smallville.inference.base import Embedder, LanguageModel
 from smallville.inference.record import THOUGHT
 from smallville.world.residents import Resident
 from smallville.world.scenario import Scenario
@@ -56,56 +63,19 @@ DUE_SLOT_MINUTES = 5
 STATE_FORMAT = 1
 
 
-@dataclass
-class Job:
-    id: int
-    kind: str  # day, block, rate, reflect, talk, replan
-    who: str
-    readers: tuple[str, ...]  # residents whose streams the thought reads
-    launched: int
-    due: int
-    data: dict[str, Any]  # what the apply step needs besides the result
-    trace: Trace
-    inp: thoughts.Input  # what the thought starts from (JSON-safe): how it starts again after a cancel
-    task: asyncio.Task[dict[str, Any]] | None = None
-    result: dict[str, Any] | None = None
-
-    @property
-    def cancelled(self) -> bool:
-        """Stopped before it answered (a stop's grace ran out): it starts again from `inp`."""
-        return self.task is None and self.result is None
-
-    def to_dict(self) -> dict[str, Any]:
-        """A settled thought is kept as its result; any other (thinking, cancelled, or answered but not yet
-        taken) as its input, to start again on resume as it started the first time."""
-        answered = self.result is not None
-        return {"id": self.id, "kind": self.kind, "who": self.who, "readers": list(self.readers),
-                "launched": self.launched, "due": self.due, "data": self.data,
-                "trace": (self.trace if answered else Trace(self.launched)).to_dict(),
-                "result": self.result, "input": None if answered else self.inp}
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Job:
-        result, inp = d["result"], d.get("input")
-        if result is None and not isinstance(inp, dict):
-            raise ValueError(f"thought {d.get('id')} ({d.get('kind')}) has neither a result nor an input")
-        return cls(int(d["id"]), d["kind"], d["who"], tuple(d["readers"]), int(d["launched"]), int(d["due"]),
-                   d["data"], Trace.from_dict(d["trace"]), inp or {}, None, result)
-
-
 class GenerativeMind:
-    """The `Mind` of `Simulation` for generative agents; `attach` gives it a model and an embedder."""
+    """The `ThinkingMind` of `Simulation` for generative agents; `attach` gives it a model and an embedder."""
+
+    thinks = True
 
     def __init__(self, town: Town, clock: Clock, residents: list[Resident], settings: AgentSettings, *,
                  seed: int, dim: int, scenario: Scenario | None = None,
                  vectors: dict[str, np.ndarray] | None = None):
         self.town, self.clock, self.settings, self.seed, self.dim = town, clock, settings, seed, dim
         self.scenario = scenario
-        self.order = [r.name for r in residents]
-        self.rank = {name: i for i, name in enumerate(self.order)}  # a resident's place in the residents file
-        self.minds: dict[str, ResidentMind] = {
+        self.shared = Minds(town, clock, settings, {
             r.name: ResidentMind(r, MemoryStream(dim, clock.tick_seconds), starting_places(r, town))
-            for r in residents}
+            for r in residents})
         for m in self.minds.values():
             m.wake_at = self._next_wake(m, 0)
         self._vectors = vectors or {}
@@ -114,23 +84,31 @@ class GenerativeMind:
         self.seeded = False
         self.prepared = -1  # the tick whose one-off work before_step has done (see there)
         self.planted: list[tuple[str, str]] = []
-        self.stats: Counter[str] = Counter()
-        self.waited_s: Counter[str] = Counter()  # wall seconds the ticks waited, by thought kind (not state)
+        self.waited_s: defaultdict[str, float] = defaultdict(float)  # wall seconds ticks waited, by kind (not state)
         self.ctx: Context | None = None
-        self.apply = Applier(self)
+        self.apply = Applier(self.shared)
+
+    @property
+    def minds(self) -> dict[str, ResidentMind]:
+        """Each resident's mind, by name, in the residents file's order."""
+        return self.shared.residents
+
+    @property
+    def order(self) -> list[str]:
+        return self.shared.order
+
+    @property
+    def stats(self) -> Counter[str]:
+        """Counters the run reports: thoughts by kind, calls, fallbacks by step, conversations..."""
+        return self.shared.stats
 
     # -- wiring -----------------------------------------------------------------------------------------
 
-    def attach(self, lm: Any, embedder: Any) -> None:
+    def attach(self, lm: LanguageModel, embedder: Embedder) -> None:
         self.ctx = Context(lm, embedder, self.settings, self.clock, self.town, self.seed, self.dim)
 
-    def bind(self, rng_for: Any) -> None:
+    def bind(self, rng_for: Callable[[str], Stream]) -> None:
         """Randomness is not used: every choice comes from the model or a fixed rule."""
-
-    def in_order(self, names: Iterable[str]) -> list[str]:
-        """`names` once each, in the residents file's order: how anything naming several residents is
-        walked, so that what it emits never follows the order in which thoughts finished or a set iterates."""
-        return sorted(set(names), key=self.rank.__getitem__)
 
     def ticks(self, minutes: float) -> int:
         return self.clock.ticks(minutes)
@@ -142,7 +120,7 @@ class GenerativeMind:
 
     # -- the tick -----------------------------------------------------------------------------------------
 
-    async def before_step(self, sim: Any, stop: Callable[[], bool] | None = None) -> bool:
+    async def before_step(self, sim: SimOps, stop: Callable[[], bool] | None = None) -> bool:
         """Run the minds up to the start of `sim.tick` (see the module docstring). True when the tick may be
         stepped; False when `stop()` asked to stop while the tick waited for a late thought.
 
@@ -187,7 +165,8 @@ class GenerativeMind:
             for job in due:
                 self._finish(job)
                 self.jobs.remove(job)
-                self.apply.job(sim, job, t)
+                for follow in self.apply.job(sim, job, t):
+                    self.replan(sim, follow.who, follow.reason, t)
 
     def plant(self, who: str, text: str) -> None:
         """The inner voice: a thought for `who`, taken in before the next tick (it may change their plans)."""
@@ -220,6 +199,16 @@ class GenerativeMind:
         for job in self.jobs:
             self._finish(job)
         return cancelled
+
+    async def cancel(self) -> None:
+        """Cancel the thoughts still in flight and wait for them to end, so that a run stopping on an error
+        ends quietly (no task left to be destroyed pending, no error nobody retrieved). Unlike `settle`, the
+        jobs are not made ready to start again: the run ends here (a checkpoint keeps them as their inputs)."""
+        # every task, finished ones too: gathering them retrieves whatever they raised
+        tasks = [task for j in list(self.jobs) if (task := j.task) is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     def in_flight(self) -> list[Job]:
         """The thoughts whose model calls are still under way. Safe from another thread (the window's):
@@ -259,7 +248,7 @@ class GenerativeMind:
     def _busy(self, who: str, kind: str) -> bool:
         return any(j.who == who and j.kind == kind for j in self.jobs)
 
-    def _launch(self, sim: Any, t: int) -> None:
+    def _launch(self, sim: SimOps, t: int) -> None:
         for name in self.order:
             m = self.minds[name]
             rating = self._busy(name, "rate")
@@ -281,8 +270,8 @@ class GenerativeMind:
                 if index is not None:
                     m.blocks_pending += 1
                     block = planner.block_input(planner.snapshot(m, perceive.arena_here(sim, name)), m.hourly, index)
-                    due = m.day0 + self.ticks(m.hourly.spans[index].start)
-                    self._start("block", name, t, due, {"block": thoughts.block_input(block)})
+                    starts = m.day0 + self.ticks(m.hourly.spans[index].start)
+                    self._start("block", name, t, starts, {"block": thoughts.block_input(block)})
             if (not m.asleep and not m.reflecting and m.readers == 0 and not m.held
                     and m.stream.needs_reflection(self.settings.reflection_threshold)):
                 m.reflecting = True
@@ -294,11 +283,11 @@ class GenerativeMind:
             if fact.holder in self.minds:
                 self.minds[fact.holder].inbox.append(NewMemory(fact.memory, "thought", "seed", t))
 
-    def _plant(self, sim: Any, who: str, text: str, t: int) -> None:
+    def _plant(self, sim: SimOps, who: str, text: str, t: int) -> None:
         self.minds[who].inbox.append(NewMemory(text, "thought", "inner_voice", t))
         self.replan(sim, who, text, t)
 
-    def replan(self, sim: Any, who: str, reason: str, t: int) -> None:
+    def replan(self, sim: SimOps, who: str, reason: str, t: int) -> None:
         """Re-plan the rest of `who`'s day because of `reason` (not while asleep, or already re-planning)."""
         m = self.minds[who]
         if m.asleep or m.day_plan is None or self._busy(who, "replan"):
@@ -309,7 +298,7 @@ class GenerativeMind:
         self._start("replan", who, t, self._due(t, "replan"), {"plan": plan, "start": start, "reason": reason},
                     data={"start": start})
 
-    def _look(self, sim: Any, name: str, t: int) -> None:
+    def _look(self, sim: SimOps, name: str, t: int) -> None:
         """Perceive, and maybe start a conversation with someone close by."""
         m = self.minds[name]
         m.inbox.extend(perceive.look(sim, m, self.settings, t))
@@ -355,8 +344,11 @@ class GenerativeMind:
         self.next_job, self.seeded = int(state["next_job"]), bool(state["seeded"])
         self.prepared = int(state.get("prepared", -1))
         self.planted = [(str(a), str(b)) for a, b in state["planted"]]
-        self.stats = Counter({str(k): int(v) for k, v in state["stats"].items()})
-        self.jobs = [Job.from_dict(d) for d in state["jobs"]]
+        self.shared.stats = Counter({str(k): int(v) for k, v in state["stats"].items()})
+        try:
+            self.jobs = [Job.from_dict(d) for d in state["jobs"]]
+        except ValueError as exc:
+            raise ValueError(f"generative mind state format {STATE_FORMAT}: {exc}") from None
         self.apply.load_state(state["apply"])
         for name in self.order:
             vectors = self._vectors.get(name, np.zeros((0, self.dim), dtype=np.float32))

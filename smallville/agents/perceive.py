@@ -9,21 +9,20 @@ resident the place (spatial memory grows as in the paper).
 
 from __future__ import annotations
 
-from typing import Any
-
 from smallville.agents.settings import AgentSettings
 from smallville.agents.state import NewMemory, ResidentMind
+from smallville.core.mind import SimOps
 from smallville.world.objects import IDLE
 
 
-def arena_here(sim: Any, name: str) -> str:
+def arena_here(sim: SimOps, name: str) -> str:
     """The address of the arena the resident stands in ('' outdoors)."""
     a = sim.agent(name)
     arena = sim.town.arena_at(a.x, a.y)
     return arena.address if arena is not None else ""
 
 
-def look(sim: Any, mind: ResidentMind, settings: AgentSettings, t: int) -> list[NewMemory]:
+def look(sim: SimOps, mind: ResidentMind, settings: AgentSettings, t: int) -> list[NewMemory]:
     """New observations of `mind`'s resident at tick t (and the arena learnt, if new)."""
     name = mind.name
     here = arena_here(sim, name)
@@ -40,7 +39,7 @@ def look(sim: Any, mind: ResidentMind, settings: AgentSettings, t: int) -> list[
     room = settings.attention - len(seen)
     if room > 0 and here:
         for obj in sim.town.objects_near(agent.x, agent.y, settings.vision_radius):
-            state = sim.objects.get(obj.address)
+            state = sim.object_state(obj.address)
             if state != IDLE and obj.address != agent.using and obj.address not in used:
                 seen.append((obj.address, f"the {obj.kind} is in use: {state}"))
                 room -= 1
@@ -60,6 +59,6 @@ def doing(name: str, action: str) -> str:
     return f"{name} is {action}" if first.endswith("ing") else f"{name} is busy: {action}"
 
 
-def talk_partners(sim: Any, name: str, radius: int) -> list[str]:
+def talk_partners(sim: SimOps, name: str, radius: int) -> list[str]:
     """Residents close enough to start a conversation with, nearest first."""
     return sim.near(name, radius)

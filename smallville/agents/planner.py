@@ -22,6 +22,7 @@ import numpy as np
 from smallville.agents.prompts import place, planning
 from smallville.agents.prompts.common import clean_text, clock, shorten
 from smallville.agents.prompts.planning import Schedule, Span
+from smallville.agents.results import BlockResult, DayResult, ReplanResult
 from smallville.agents.state import ResidentMind, place_label, spans_of
 from smallville.agents.think import Context, Trace, ask, recall
 from smallville.inference.base import InferenceError
@@ -166,7 +167,7 @@ async def choose_objects(ctx: Context, trace: Trace, arena: Arena, actions: list
     return [by_kind[kinds[int(i)]] for i in best]
 
 
-async def prepare_block(ctx: Context, trace: Trace, inp: BlockInput) -> dict[str, Any]:
+async def prepare_block(ctx: Context, trace: Trace, inp: BlockInput) -> BlockResult:
     """The block's actions with their places: decomposition (skipped for short blocks and sleep) and the
     place choice run concurrently."""
     r, block = inp.resident, inp.block
@@ -186,17 +187,17 @@ async def prepare_block(ctx: Context, trace: Trace, inp: BlockInput) -> dict[str
     arena = ctx.town.lookup(address)
     assert isinstance(arena, Arena)
     objects = await choose_objects(ctx, trace, arena, [s.activity for s in steps.spans], bed=asleep, who=r.name)
-    return {"block": [block.start, block.minutes, block.activity], "version": inp.version,
-            "steps": [[s.start, s.minutes, s.activity, obj] for s, obj in zip(steps.spans, objects, strict=True)],
-            "memo": [block.activity.lower(), address] if fresh else None,
-            "steps_memo": [steps_key(block), [[s.start - block.start, s.minutes, s.activity] for s in steps.spans]]}
+    return BlockResult((block.start, block.minutes, block.activity), inp.version,
+                       [(s.start, s.minutes, s.activity, obj) for s, obj in zip(steps.spans, objects, strict=True)],
+                       (block.activity.lower(), address) if fresh else None,
+                       (steps_key(block), [(s.start - block.start, s.minutes, s.activity) for s in steps.spans]))
 
 
 def day_label(ctx: Context, day0: int) -> str:
     return ctx.clock.time(day0).strftime("%A %B %-d")
 
 
-async def plan_day(ctx: Context, trace: Trace, inp: PlanInput, day0: int) -> dict[str, Any]:
+async def plan_day(ctx: Context, trace: Trace, inp: PlanInput, day0: int) -> DayResult:
     """Day plan, hourly schedule and the first block, for the day whose midnight is `day0`."""
     r = inp.resident
     label = day_label(ctx, day0)
@@ -208,19 +209,18 @@ async def plan_day(ctx: Context, trace: Trace, inp: PlanInput, day0: int) -> dic
     h = planning.hourly(r, daily, choices=ctx.settings.choices)
     hourly = await ask(ctx, trace, r.name, h.step, h.messages, h.answer, h.check, h.fallback)
     first = await prepare_block(ctx, trace, block_input(inp, hourly, 0))
-    return {"day0": day0, "label": label, "daily": spans_of(daily), "hourly": spans_of(hourly), "first": first,
-            "notes": notes}
+    return DayResult(day0, label, spans_of(daily), spans_of(hourly), first, notes)
 
 
-async def replan(ctx: Context, trace: Trace, inp: PlanInput, start: int, reason: str) -> dict[str, Any]:
+async def replan(ctx: Context, trace: Trace, inp: PlanInput, start: int, reason: str) -> ReplanResult:
     """The rest of today re-planned from day minute `start` because of `reason`, and its first block."""
     r, plan = inp.resident, inp.day_plan
     if plan is None or start >= r.bed_minute - 15:
-        return {"hourly": [], "first": None, "reason": reason}
+        return ReplanResult([], None, reason)
     h = planning.hourly(r, plan, start, reason, ctx.settings.choices)
     hourly = await ask(ctx, trace, r.name, h.step, h.messages, h.answer, h.check, h.fallback)
     first = await prepare_block(ctx, trace, block_input(inp, hourly, 0))
-    return {"hourly": spans_of(hourly), "first": first, "reason": shorten(reason, 200)}
+    return ReplanResult(spans_of(hourly), first, shorten(reason, 200))
 
 
 def summary_of(schedule: Schedule | None) -> str:

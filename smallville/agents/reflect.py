@@ -14,9 +14,8 @@ per day does not allow more, and one call over the union of the evidence still a
 
 from __future__ import annotations
 
-from typing import Any
-
 from smallville.agents.prompts import reflection
+from smallville.agents.results import ReflectResult
 from smallville.agents.state import ResidentMind
 from smallville.agents.think import Context, Trace, ask, recall
 
@@ -25,8 +24,8 @@ PER_QUESTION = 5
 MAX_CANDIDATES = 15
 
 
-async def reflect(ctx: Context, trace: Trace, mind: ResidentMind) -> dict[str, Any]:
-    """{"questions": [...], "insights": [[text, [evidence ids]], ...]}."""
+async def reflect(ctx: Context, trace: Trace, mind: ResidentMind) -> ReflectResult:
+    """The questions asked and the insights, each with the ids of the memories it cites."""
     name = mind.name
     recent = [m.description for m in mind.stream.recent(ctx.settings.reflect_recent)]
     questions = await ask(ctx, trace, name, reflection.QUESTIONS, reflection.render_questions(name, recent),
@@ -37,10 +36,10 @@ async def reflect(ctx: Context, trace: Trace, mind: ResidentMind) -> dict[str, A
             candidates.setdefault(hit.memory.id, hit.memory.description)
     shown = list(candidates.items())[:MAX_CANDIDATES]
     if not shown:
-        return {"questions": list(questions.questions), "insights": []}
+        return ReflectResult(list(questions.questions), [])
     topic = "; ".join(questions.questions)
     insights = await ask(ctx, trace, name, reflection.INSIGHTS, reflection.render_insights(name, topic, shown),
                          reflection.answer_model(shown), lambda a: reflection.check_insights(a, shown),
                          lambda: reflection.fallback_insights(name, questions.questions[0], shown))
-    return {"questions": list(questions.questions),
-            "insights": [[i.insight, [int(e) for e in i.evidence]] for i in insights.insights]}
+    return ReflectResult(list(questions.questions),
+                         [(i.insight, [int(e) for e in i.evidence]) for i in insights.insights])

@@ -1,5 +1,6 @@
 """What one resident's mind holds between thoughts: the memory stream, today's plans, the memories waiting
-to be rated or stored, what it last saw of each thing, the places it knows, and its social timers.
+to be rated or stored, what it last saw of each thing, the places it knows, and its social timers; and
+`Minds`, the residents' minds together as the thought scheduler and the apply step share them.
 
 Owns the per-resident cognitive state and its JSON form (the memory vectors travel separately, see
 `smallville.agents.mind`). A stream is only changed at fixed points of a tick, never by a thought in
@@ -10,13 +11,17 @@ still give byte-identical logs.
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from smallville.agents.memory import MemoryStream
+from smallville.agents.memory import Kind, MemoryStream
 from smallville.agents.prompts.planning import Schedule, Span
+from smallville.agents.settings import AgentSettings
+from smallville.core.clock import Clock
 from smallville.world.residents import Resident
 from smallville.world.town import Town
 
@@ -42,7 +47,7 @@ class NewMemory:
     """A memory on its way into the stream: unrated in the inbox, rated (with its vector) in `held`."""
 
     description: str
-    kind: str
+    kind: Kind
     tag: str
     created: int
     subject: str | None = None
@@ -143,6 +148,30 @@ class ResidentMind:
         mind.scores = {str(k): int(v) for k, v in state["scores"].items()}
         mind.steps_memo = {str(k): list(v) for k, v in state["steps_memo"].items()}
         return mind
+
+
+class Minds:
+    """The residents' minds together, with what they think in (town, clock, settings) and the counters the
+    run reports (`stats`). The one state the thought scheduler (`smallville.agents.mind`) and the apply
+    step (`smallville.agents.apply`) both work on, so that neither reaches into the other."""
+
+    def __init__(self, town: Town, clock: Clock, settings: AgentSettings, residents: dict[str, ResidentMind]):
+        self.town, self.clock, self.settings = town, clock, settings
+        self.residents = residents  # by name, in the residents file's order
+        self.order = list(residents)
+        self.rank = {name: i for i, name in enumerate(self.order)}  # a resident's place in the residents file
+        self.stats: Counter[str] = Counter()
+
+    def __getitem__(self, name: str) -> ResidentMind:
+        return self.residents[name]
+
+    def in_order(self, names: Iterable[str]) -> list[str]:
+        """`names` once each, in the residents file's order: how anything naming several residents is
+        walked, so that what it emits never follows the order in which thoughts finished or a set iterates."""
+        return sorted(set(names), key=self.rank.__getitem__)
+
+    def ticks(self, minutes: float) -> int:
+        return self.clock.ticks(minutes)
 
 
 def starting_places(resident: Resident, town: Town) -> list[str]:

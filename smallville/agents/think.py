@@ -4,7 +4,8 @@ Owns `Context` (the language model, the embedder, the agent settings, the clock 
 (what a thought retrieved, which steps fell back, which memories it read: applied later at a fixed point
 of a tick), `recall` (the paper's retrieval as a pure read) and `rate` (batched importance plus the
 embeddings of new memories). Every thought is an `async` function of a snapshot taken when it starts; it
-returns JSON-safe data and never changes the town or a stream itself (`smallville.agents.mind` applies).
+returns its typed result (`smallville.agents.results`) and never changes the town or a stream itself
+(`smallville.agents.apply` does, at a fixed point of a tick).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from smallville.agents import prompts
 from smallville.agents.memory import Kind, RetrievalHit, RetrievalWeights
 from smallville.agents.prompts import importance
 from smallville.agents.prompts.common import Step
+from smallville.agents.results import RateResult
 from smallville.agents.settings import AgentSettings
 from smallville.agents.state import NewMemory, ResidentMind
 from smallville.core.clock import Clock
@@ -133,7 +135,7 @@ async def rate(ctx: Context, trace: Trace, name: str, items: list[NewMemory],
                         lambda: importance.fallback(n), n=i)
         return [int(s) for s in got.scores]
 
-    async def embed() -> Any:
+    async def embed() -> np.ndarray:
         try:
             return await ctx.embedder.embed(texts)
         except InferenceError as exc:  # stored without a vector: found by importance and recency only
@@ -141,9 +143,9 @@ async def rate(ctx: Context, trace: Trace, name: str, items: list[NewMemory],
             trace.fallback(name, "embed", -1)
             return np.zeros((len(texts), ctx.dim), dtype=np.float32)
 
-    scores_and_vectors = await asyncio.gather(*(one(i, b) for i, b in enumerate(batches)), embed())
-    vectors = scores_and_vectors[-1]
-    rated = dict(zip(fresh, (s for part in scores_and_vectors[:-1] for s in part), strict=True))
+    # the rating calls' tasks start first, in batch order, then the embedding's (as one gather of all did)
+    scores, vectors = await asyncio.gather(asyncio.gather(*(one(i, b) for i, b in enumerate(batches))), embed())
+    rated = dict(zip(fresh, (s for part in scores for s in part), strict=True))
     return [NewMemory(m.description, m.kind, m.tag, m.created, m.subject, m.evidence,
                       rated[m.description] if m.description in rated else known[m.description],
                       [float(x) for x in vectors[i]])
@@ -151,6 +153,6 @@ async def rate(ctx: Context, trace: Trace, name: str, items: list[NewMemory],
 
 
 async def rate_thought(ctx: Context, trace: Trace, name: str, items: list[NewMemory],
-                       known: dict[str, int]) -> dict[str, Any]:
-    """`rate` as a thought's JSON-safe result."""
-    return {"items": [m.to_dict() for m in await rate(ctx, trace, name, items, known)]}
+                       known: dict[str, int]) -> RateResult:
+    """`rate` as a thought."""
+    return RateResult(await rate(ctx, trace, name, items, known))

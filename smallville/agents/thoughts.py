@@ -1,6 +1,9 @@
-"""What each kind of thought starts from, as JSON-safe data, and the one way a thought is started.
+"""What each kind of thought starts from, as JSON-safe data, the one way a thought is started, and the job
+that carries a thought from its start to its apply step.
 
-Owns the inputs of the six thought kinds (day, block, rate, reflect, talk, replan). A thought's input is
+Owns the inputs of the six thought kinds (day, block, rate, reflect, talk, replan) (their results are
+`smallville.agents.results`) and `Job`, the record the scheduler (`smallville.agents.mind`) keeps of each
+thought and hands to the applier (`smallville.agents.apply`) when it is due. A thought's input is
 a snapshot taken when it starts; it is written as JSON-safe data into the thought's job and the coroutine
 is always built from that data, the first time and any time after. So a thought that a stop cancelled
 (its grace ran out) is kept in the checkpoint as its input and starts again on resume exactly as it
@@ -12,17 +15,21 @@ resume as when it started.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Coroutine, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from smallville.agents import converse, planner
+import msgspec
+
+from smallville.agents import converse, planner, results
 from smallville.agents.prompts.planning import Span
 from smallville.agents.reflect import reflect
+from smallville.agents.results import Result
 from smallville.agents.state import NewMemory, ResidentMind, schedule_of, spans_of
 from smallville.agents.think import Context, Trace, rate_thought
 
 Input = dict[str, Any]
-Result = Coroutine[Any, Any, dict[str, Any]]
 
 
 def plan_input(p: planner.PlanInput) -> Input:
@@ -65,7 +72,7 @@ def rate_input(items: list[NewMemory], known: dict[str, int]) -> Input:
 
 
 def start(ctx: Context, trace: Trace, kind: str, who: str, inp: Input,
-          minds: Mapping[str, ResidentMind]) -> Result:
+          minds: Mapping[str, ResidentMind]) -> Coroutine[Any, Any, Result]:
     """The coroutine of a `kind` thought for `who` from its input (see the module docstring)."""
     if kind == "rate":
         items = [NewMemory.from_dict(i) for i in inp["items"]]
@@ -81,3 +88,49 @@ def start(ctx: Context, trace: Trace, kind: str, who: str, inp: Input,
     if kind == "replan":
         return planner.replan(ctx, trace, _plan(inp["plan"], minds), int(inp["start"]), str(inp["reason"]))
     raise ValueError(f"unknown thought kind {kind!r}")
+
+
+@dataclass
+class Job:
+    """One thought from its start to its apply step: its input, its trace, its task, then its result."""
+
+    id: int
+    kind: str  # day, block, rate, reflect, talk, replan
+    who: str
+    readers: tuple[str, ...]  # residents whose streams the thought reads
+    launched: int
+    due: int
+    data: dict[str, Any]  # what the apply step needs besides the result
+    trace: Trace
+    inp: Input  # what the thought starts from (JSON-safe): how it starts again after a cancel
+    task: asyncio.Task[Result] | None = None
+    result: Result | None = None
+
+    @property
+    def cancelled(self) -> bool:
+        """Stopped before it answered (a stop's grace ran out): it starts again from `inp`."""
+        return self.task is None and self.result is None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A settled thought is kept as its result; any other (thinking, cancelled, or answered but not yet
+        taken) as its input, to start again on resume as it started the first time."""
+        answered = self.result is not None
+        return {"id": self.id, "kind": self.kind, "who": self.who, "readers": list(self.readers),
+                "launched": self.launched, "due": self.due, "data": self.data,
+                "trace": (self.trace if answered else Trace(self.launched)).to_dict(),
+                "result": msgspec.to_builtins(self.result) if answered else None,
+                "input": None if answered else self.inp}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Job:
+        """A job as `to_dict` wrote it, or as a checkpoint written before the typed results holds it (the
+        result an untagged dict: `results.decode` reads both)."""
+        raw, inp = d["result"], d.get("input")
+        if raw is None and not isinstance(inp, dict):
+            raise ValueError(f"thought {d.get('id')} ({d.get('kind')}) has neither a result nor an input")
+        try:
+            result = None if raw is None else results.decode(str(d["kind"]), raw)
+        except ValueError as exc:
+            raise ValueError(f"thought {d.get('id')} ({d.get('kind')}): {exc}") from None
+        return cls(int(d["id"]), str(d["kind"]), str(d["who"]), tuple(d["readers"]), int(d["launched"]),
+                   int(d["due"]), d["data"], Trace.from_dict(d["trace"]), inp or {}, None, result)

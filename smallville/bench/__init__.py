@@ -38,7 +38,7 @@ def run_bench(name: str, quick: bool = False, embedded_day: bool = False, days: 
 
         return bench_viewer(quick=quick, save=save)
     if name == "population":
-        from smallville.population.bench import bench_populations
+        from smallville.bench.population import bench_populations
 
         return bench_populations(quick=quick)
     if name == "games":

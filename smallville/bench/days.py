@@ -3,7 +3,7 @@
 - `fake_1s_day_minutes`: the Ville's 25 residents through a game day (midnight to midnight) against the
   fake OpenAI-compatible server in its own process, answering every call after 1 s (what remote GPU
   servers look like to the town), with no concurrency limit. Its answers come from the agents' scripted
-  model (`smallville.agents.scripted`), so plans, places, talks and reflections happen as with a model.
+  model (`smallville.testing.scripted`), so plans, places, talks and reflections happen as with a model.
 - `calls_per_agent_day` and `tokens_per_agent_day` (prompt + completion) from that day's accounting; the
   fake server counts a token per 4 characters (the real server's counts are in the embedded day).
 - `embedded_day_minutes` (with `--embedded-day`, ~an hour): the same day on the embedded SmolLM2-135M
@@ -21,9 +21,7 @@ from typing import Any
 
 from smallville.config import load_settings
 from smallville.inference.settings import EndpointSettings, InferenceSettings
-from smallville.runner import drive, new_run
-
-SCRIPTED = "smallville.agents.scripted:answer"
+from smallville.run import drive, new_run
 
 
 def _day(settings: Any, hours: float) -> tuple[dict[str, Any], dict[str, Any], int]:
@@ -58,11 +56,12 @@ def _figures(prefix: str, result: dict[str, Any], accounting: dict[str, Any], re
 
 
 def bench_fake_day(quick: bool = False) -> dict[str, Any]:
-    from smallville.inference.fake_server import FakeServerProcess
+    from smallville.testing import scripted
+    from smallville.testing.fake_server import FakeServerProcess
 
     hours = 10.0 if quick else 24.0
-    with FakeServerProcess(latency_s=1.0, answers=SCRIPTED) as server:
-        endpoint = EndpointSettings(name="fake", base_url=server.base_url, model="fake-model",  # type: ignore[arg-type]
+    with FakeServerProcess(latency_s=1.0, answers=scripted.answer) as server:
+        endpoint = EndpointSettings(name="fake", base_url=server.base_url, model="fake-model",
                                     max_concurrency=4096, timeout_s=30.0)
         settings = load_settings(None, {}).model_copy(update={"inference": InferenceSettings(endpoints=[endpoint])})
         result, accounting, residents = _day(settings, hours)

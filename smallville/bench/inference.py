@@ -24,9 +24,9 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from smallville.inference.base import CallOptions, InferenceError, Message
-from smallville.inference.fake_server import FakeServerProcess
 from smallville.inference.pool import ServerPool
 from smallville.inference.settings import EndpointSettings, InferenceSettings
+from smallville.testing.fake_server import FakeServerProcess
 
 
 class _Step(BaseModel):

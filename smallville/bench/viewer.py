@@ -22,14 +22,28 @@ import random
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 
+class Sizes(NamedTuple):
+    """How much the benchmark measures."""
+
+    save_hours: float  # the routine save replayed (when no --save is given)
+    seeks: int  # jumps to random moments of it
+    frames: int  # per camera case of the replay window
+    live_frames: int
+    live_from_minutes: int  # game minutes into the live run when its frames start (07:00: the town wakes)
+
+
+#: The figures' sizes, quick (`--quick`, a smoke test) or not; a test makes them tiny.
+SIZES = {False: Sizes(48, 100, 400, 900, 7 * 60), True: Sizes(12, 20, 100, 200, 7 * 60)}
+
+
 def _routine_days(root: Path, hours: float) -> Path:
     from smallville.config import load_settings
-    from smallville.runner import drive, new_run
+    from smallville.run import drive, new_run
 
     settings = load_settings(None, {"agents": {"mind": "routine"}})
     save, sim = new_run(root / "routine", settings, hours)
@@ -46,32 +60,36 @@ def _frames(viewer: Any, n: int) -> list[float]:
     return times
 
 
-def _live_frames(n: int) -> dict[str, Any]:
+def _live_frames(n: int, from_minutes: int) -> dict[str, Any]:
     """Frames of the live window while the 25 think against the fake server (1 s a call, scripted answers,
-    in its own process), from 07:00 when the town wakes and talks."""
+    in its own process), from `from_minutes` into the run (07:00 for the figures: the town wakes and talks)."""
+    from smallville.viewer.app import headless
+
+    headless()  # before pygame is imported: no display, and its greeting off (`smallville.viewer`)
     import pygame
 
-    from smallville.bench.days import SCRIPTED
     from smallville.config import load_settings
-    from smallville.inference.fake_server import FakeServerProcess
-    from smallville.inference.settings import EndpointSettings, InferenceSettings
-    from smallville.live import Control
-    from smallville.runner import new_run
-    from smallville.viewer.app import Viewer
+    from smallville.inference.settings import InferenceSettings
+    from smallville.run import new_run
+    from smallville.run.control import Control
+    from smallville.testing.fake_server import FakeServerProcess
+    from smallville.testing.scripted import answer as SCRIPTED
+    from smallville.viewer.app import SPEEDS, Viewer
     from smallville.viewer.sources import LiveSource
 
     with FakeServerProcess(latency_s=1.0, answers=SCRIPTED) as server, tempfile.TemporaryDirectory() as tmp:
-        endpoint = EndpointSettings(name="fake", base_url=server.base_url, model="fake-model",  # type: ignore[arg-type]
-                                    max_concurrency=4096, timeout_s=30.0)
-        settings = load_settings(None, {}).model_copy(update={"inference": InferenceSettings(endpoints=[endpoint])})
+        inference = InferenceSettings.model_validate({"endpoints": [{
+            "name": "fake", "base_url": server.base_url, "model": "fake-model", "max_concurrency": 4096,
+            "timeout_s": 30.0}]})  # validated as a config file's would be (the URL a string here)
+        settings = load_settings(None, {}).model_copy(update={"inference": inference})
         save, sim = new_run(Path(tmp) / "live", settings, 24)
         control = Control(speed=None)
         viewer = Viewer(LiveSource(save, sim, save.manifest["target_tick"], control), (1280, 720))
         viewer.camera.zoom_index = 3
-        while viewer.at < sim.clock.ticks(7 * 60) and not control.finished.is_set():
+        while viewer.at < sim.clock.ticks(from_minutes) and not control.finished.is_set():
             viewer.frame([], 1 / 60)
             time.sleep(0.01)
-        control.speed = 10.0
+        viewer.pace(SPEEDS.index(10))
         start_at = viewer.at
         frames = []
         for _ in range(n):
@@ -82,15 +100,17 @@ def _live_frames(n: int) -> dict[str, Any]:
         calls = control.models.accounting.snapshot()["totals"]["calls"] if control.models else 0
         game_minutes = round((viewer.at - start_at) * sim.clock.tick_seconds / 60, 1)
         viewer.running = False
+        control.hurry = True  # the figures are taken: the thoughts under way are cancelled, not waited for
         viewer.close()
         pygame.display.quit()
     return {"frames": frames, "calls": calls, "game_minutes": game_minutes}
 
 
 def bench_viewer(quick: bool = False, save: Path | None = None) -> dict[str, Any]:
+    sizes = SIZES[quick]
     from smallville.viewer.app import headless
 
-    headless()
+    headless()  # before pygame is imported: no display, and its greeting off (`smallville.viewer`)
     import pygame
 
     from smallville.core.events import Walk
@@ -98,13 +118,13 @@ def bench_viewer(quick: bool = False, save: Path | None = None) -> dict[str, Any
     from smallville.viewer.sources import ReplaySource
 
     with tempfile.TemporaryDirectory() as tmp:
-        root = save or _routine_days(Path(tmp), 12 if quick else 48)
+        root = save or _routine_days(Path(tmp), sizes.save_hours)
         started = time.perf_counter()
         source = ReplaySource.open(root)
         open_s = time.perf_counter() - started
         rng = random.Random(7)
         seeks = []
-        for _ in range(20 if quick else 100):
+        for _ in range(sizes.seeks):
             tick = rng.randint(source.first, source.last)
             started = time.perf_counter()
             source.scene_at(tick)
@@ -113,9 +133,9 @@ def bench_viewer(quick: bool = False, save: Path | None = None) -> dict[str, Any
         pygame.init()
         morning = source.first + source.clock.ticks(8 * 60)
         viewer = Viewer(source, (1280, 720), start=morning)
-        viewer.speed_index = SPEEDS.index(10)
+        viewer.pace(SPEEDS.index(10))
         viewer.playing = True
-        n = 100 if quick else 400
+        n = sizes.frames
         _frames(viewer, 30)  # caches warm (sprites, labels)
         viewer.camera.zoom_index = 1
         overview = _frames(viewer, n)
@@ -131,7 +151,7 @@ def bench_viewer(quick: bool = False, save: Path | None = None) -> dict[str, Any
         viewer.selected = viewer.camera.following = walk.who
         following = _frames(viewer, n)
         pygame.quit()
-    live = _live_frames(200 if quick else 900)
+    live = _live_frames(sizes.live_frames, sizes.live_from_minutes)
     every = overview + still + following
     return {
         "frame_ms_p99_live": round(float(np.percentile(live["frames"], 99)), 2),

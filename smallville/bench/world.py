@@ -17,16 +17,18 @@ from pathlib import Path
 from typing import Any
 
 from smallville.config import load_settings
+from smallville.core.mind import Thoughtless
 from smallville.core.routine import Activity
 from smallville.core.sim import Simulation
 from smallville.persist.eventlog import read_log
-from smallville.runner import drive, load, new_run
+from smallville.run import drive, new_run
+from smallville.run.assemble import load
 from smallville.world.paths import PathFinder
 from smallville.world.residents import Resident
 from smallville.world.town import Town
 
 
-class Wanderer:
+class Wanderer(Thoughtless):
     """A bench mind: always off to a random address of the town, so that everyone keeps walking."""
 
     def __init__(self, town: Town):

@@ -132,7 +132,7 @@ class Fallback(Event, frozen=True, tag="fallback"):
 
 AnyEvent = (ClockMark | Spawned | Walk | Act | ObjectState
             | Plan | Remember | Retrieve | Say | Converse | Reflect | Fallback)
-KINDS: tuple[str, ...] = tuple(sorted(c.__struct_config__.tag for c in AnyEvent.__args__))  # type: ignore[attr-defined]
+KINDS: tuple[str, ...] = tuple(sorted(c.__struct_config__.tag for c in AnyEvent.__args__))
 
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(AnyEvent)
@@ -159,4 +159,4 @@ def to_dict(event: Event) -> dict:
 
 def from_dict(data: dict[str, Any]) -> Event:
     """The event `to_dict` gave. Raises `msgspec.ValidationError`."""
-    return msgspec.convert(data, AnyEvent)  # type: ignore[return-value]
+    return msgspec.convert(data, AnyEvent)

@@ -9,21 +9,15 @@ little yet a seed always gives the same day.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from smallville.core.clock import Clock
+from smallville.core.mind import Activity, Thoughtless
 from smallville.core.rng import Stream
 from smallville.world.residents import Resident
 from smallville.world.town import Arena, Town
-
-
-@dataclass(frozen=True)
-class Activity:
-    action: str
-    address: str  # an arena's or an object's address
-    emoji: str
-    until: int  # tick at which it ends
 
 
 @dataclass(frozen=True)
@@ -43,8 +37,9 @@ def _pick_object(arena: Arena, preferred: tuple[str, ...]) -> str:
     return arena.address
 
 
-class RoutineMind:
-    """Decides each resident's next activity from its routine; state is JSON-safe for checkpoints."""
+class RoutineMind(Thoughtless):
+    """Decides each resident's next activity from its routine; state is JSON-safe for checkpoints. It never
+    thinks, so the run code's side of `ThinkingMind` is `Thoughtless`'s."""
 
     def __init__(self, town: Town, clock: Clock, residents: list[Resident]):
         self.town = town
@@ -122,7 +117,8 @@ class RoutineMind:
         blocks.append(Block(max(bed, blocks[-1].start + 15), "sleeping", self._bed(r), "😴"))
         return blocks
 
-    def _fill(self, r: Resident, rng: Stream, lo: int, hi: int, add: Any, done: set[str]) -> None:
+    def _fill(self, r: Resident, rng: Stream, lo: int, hi: int, add: Callable[[int, str, str, str], None],
+              done: set[str]) -> None:
         """Free time between lo and hi: meals at meal times, visits to haunts, work or rest at home."""
         t = lo
         while t < hi - 15:
@@ -186,7 +182,7 @@ class RoutineMind:
 
     # -- randomness and state -------------------------------------------------------------------
 
-    def bind(self, rng_for: Any) -> None:
+    def bind(self, rng_for: Callable[[str], Stream]) -> None:
         """Give the mind its random streams (a `Streams.get`)."""
         self._rng_for = rng_for
 

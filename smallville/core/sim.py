@@ -3,21 +3,25 @@
 Owns `Simulation.step()` and the full state a checkpoint holds. It is pure given its inputs: no wall
 clock, no global randomness, no I/O; residents act in the fixed order of the residents file, so the
 same seed always gives the same events. Walking costs one tile per tick and needs no decision; a mind
-is consulted only when a resident's activity ends.
+is consulted only when a resident's activity ends. A mind sees the simulation as `core.mind.SimOps` and changes
+it only by `emit` and `interrupt`.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from smallville.core.clock import Clock
 from smallville.core.events import Act, ClockMark, Event, ObjectState, Spawned, Walk
 from smallville.core.events import from_dict as event_from_dict
 from smallville.core.events import to_dict as event_to_dict
+from smallville.core.mind import Activity, ThinkingMind
+from smallville.core.mind import Mind as Mind  # the protocol lived here before core.mind: still importable
 from smallville.core.rng import Streams
-from smallville.core.routine import Activity, RoutineMind
+from smallville.core.routine import RoutineMind
 from smallville.world.objects import IDLE, ObjectStates
 from smallville.world.paths import NoPath, PathFinder
 from smallville.world.residents import Resident
@@ -26,13 +30,6 @@ from smallville.world.town import Arena, Town
 
 log = logging.getLogger(__name__)
 Tile = tuple[int, int]
-
-
-class Mind(Protocol):
-    def decide(self, who: str, tick: int) -> Activity: ...
-    def bind(self, rng_for: Any) -> None: ...
-    def state(self) -> dict[str, Any]: ...
-    def load_state(self, state: dict[str, Any]) -> None: ...
 
 
 @dataclass
@@ -51,14 +48,14 @@ class AgentState:
 
 class Simulation:
     def __init__(self, town: Town, residents: list[Resident], *, seed: int, clock: Clock | None = None,
-                 mind: Mind | None = None):
+                 mind: ThinkingMind | None = None):
         self.town = town
         self.residents = residents
         self.clock = clock or Clock()
         self.seed = seed
         self.tick = 0
         self.streams = Streams(seed)
-        self.mind: Mind = mind or RoutineMind(town, self.clock, residents)
+        self.mind: ThinkingMind = mind or RoutineMind(town, self.clock, residents)
         self.mind.bind(self.streams.get)
         self.pathfinder = PathFinder(town.walkable_grid, regions=town.arena_grid)
         self.objects = ObjectStates()
@@ -102,9 +99,16 @@ class Simulation:
         self.tick = t + 1
         return events
 
-    def emit(self, events: list[Event]) -> None:
+    # -- what a mind may do (`core.mind.SimOps`) ---------------------------------------------------------------
+
+    def emit(self, events: Sequence[Event]) -> None:
         """Events a mind produced before this tick's step (they are logged with the tick)."""
         self._pending.extend(events)
+
+    def interrupt(self, who: str) -> None:
+        """End `who`'s activity now: the next `step` asks the mind what it does instead (a plan that came,
+        a talk that starts)."""
+        self._by_name[who].until = self.tick
 
     def _start(self, a: AgentState, act: Activity, t: int, events: list[Event]) -> None:
         if a.using:
@@ -158,6 +162,9 @@ class Simulation:
     def agent(self, name: str) -> AgentState:
         return self._by_name[name]
 
+    def object_state(self, address: str) -> str:
+        return self.objects.get(address)
+
     def near(self, name: str, radius: int) -> list[str]:
         """Residents within `radius` of `name`, in the same arena, nearest first."""
         a = self.agent(name)
@@ -182,7 +189,7 @@ class Simulation:
 
     @classmethod
     def from_state(cls, town: Town, residents: list[Resident], state: dict[str, Any], *,
-                   clock: Clock | None = None, mind: Mind | None = None) -> Simulation:
+                   clock: Clock | None = None, mind: ThinkingMind | None = None) -> Simulation:
         sim = cls(town, residents, seed=int(state["seed"]), clock=clock, mind=mind)
         sim.tick = int(state["tick"])
         sim.streams = Streams.from_state(state["rng"])

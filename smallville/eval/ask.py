@@ -110,7 +110,7 @@ def mentions(text: str, name: str, first_names: dict[str, str]) -> bool:
     if name.lower() in text.lower():
         return True
     first = first_names.get(name)
-    return bool(first) and re.search(rf"\b{re.escape(first)}\b", text) is not None
+    return first is not None and bool(first) and re.search(rf"\b{re.escape(first)}\b", text) is not None
 
 
 def unique_first_names(names: Sequence[str]) -> dict[str, str]:

@@ -107,7 +107,7 @@ def open_save(save_dir: Path, scenario_path: Path | None = None) -> Opened:
 def check_scenario(settings: Settings, given: Path | None) -> Scenario:
     """Before any run: the scenario a study would seed and ask, checked against the configured town
     (residents, and the gatherings' places on its map), so a mistake costs no game day."""
-    from smallville.runner import load
+    from smallville.run.assemble import load
 
     world = load(settings)
     scenario = _scenario(settings, [r.name for r in world.residents], given, Path(settings.town.residents))
@@ -118,7 +118,7 @@ def check_scenario(settings: Settings, given: Path | None) -> Scenario:
 def _scenario(settings: Settings, names: list[str], given: Path | None, where: Path) -> Scenario:
     if given is not None:
         return load_scenario(given, names)
-    from smallville.runner import scenario_path
+    from smallville.run.assemble import scenario_path
 
     path = scenario_path(settings)
     if not path or not resolve_path(path).is_file():
@@ -194,7 +194,7 @@ def interview_moments(opened: Opened) -> dict[str, int]:
 
 async def interview_all(opened: Opened, lm: Any, embedder: Any, tick: int) -> list[Interviewed]:
     """Every resident as of `tick` (one at a time per resident, all residents concurrently)."""
-    history = History(e for e in opened.events if e.t <= tick)
+    history = History([e for e in opened.events if e.t <= tick])
     a = opened.settings.agents
     weights = RetrievalWeights(a.recency_weight, a.importance_weight, a.relevance_weight)
     seed = opened.settings.sim.seed * 1000 + (1 if tick > opened.first else 0)

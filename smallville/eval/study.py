@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 def run_seed(settings: Settings, seed: int, days: float, save_dir: Path, *, scenario: Path | None = None,
              progress: bool = True, **drive_kw: Any) -> Path:
     """Run (or finish) one seed's save: a new run, or the resumption of an unfinished one already there."""
-    from smallville.runner import drive, new_run, resume_run
+    from smallville.run import drive, new_run, resume_run
 
     if (save_dir / "manifest.json").is_file():
         save, sim = resume_run(save_dir)

@@ -23,13 +23,13 @@ from typing import Any
 
 def bench_games(agents: int = 10_000, latency_s: float = 1.0, concurrency: int = 2048,
                 quick: bool = False) -> dict[str, Any]:
-    from smallville.games import config, game
-    from smallville.inference.fake_server import FakeServerProcess
+    from smallville.games import config, game, standin
     from smallville.inference.settings import EndpointSettings, InferenceSettings
+    from smallville.testing.fake_server import FakeServerProcess
 
     if quick:
         agents, concurrency = min(agents, 1000), min(concurrency, 500)
-    server = FakeServerProcess(latency_s=latency_s, answers="smallville.games.standin:answer").start()
+    server = FakeServerProcess(latency_s=latency_s, answers=standin.answer).start()
     try:
         inference = InferenceSettings(endpoints=[EndpointSettings(
             name="fake", base_url=f"http://127.0.0.1:{server.port}/v1", model="fake-model",

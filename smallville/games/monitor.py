@@ -22,7 +22,7 @@ import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from smallville.monitor import readers as rd
 from smallville.monitor.files import Found, mtime
@@ -205,6 +205,11 @@ def _settings(manifest: dict[str, Any] | None) -> dict[str, Any]:
     return settings if isinstance(settings, dict) else {}
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    """A JSON object read from a file, or {} for anything else (a monitor reads what is there)."""
+    return value if isinstance(value, dict) else {}
+
+
 def _int(value: Any, default: int = 0) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else default
 
@@ -280,7 +285,7 @@ class GameReader:
             row["health"] = {"level": "bad", "text": tally.problem}
         blocks = [rd.cards(None, _cards(row, tally))]
         blocks += game_blocks(tally, row)
-        groups = manifest.get("groups") if isinstance(manifest.get("groups"), dict) else {}
+        groups = _dict(manifest.get("groups"))
         blocks.append(rd.kv("Settings", [(k, rd.safe_value(k, cfg.get(k))) for k in (
             "variant", "ratio", "offset", "instruction", "parse", "announce", "history", "temperature",
             "max_value", "population") if k in cfg] + [("seed", manifest.get("seed")), ("players", row["players"])]
@@ -363,10 +368,10 @@ class GameStudyReader:
     def read(self, found: Found, ctx: Context) -> tuple[dict[str, Any], list[tuple[Found, dict[str, Any]]]]:
         memo = ctx.memo.get(("game-study", found.id))
         if memo is not None:
-            return memo  # type: ignore[no-any-return]
+            return cast(tuple[dict[str, Any], list[tuple[Found, dict[str, Any]]]], memo)
         row = rd.base_row(found, "round game")
         doc = found.manifest or {}
-        cfg = doc.get("settings") if isinstance(doc.get("settings"), dict) else {}
+        cfg = _dict(doc.get("settings"))
         planned = [s for s in doc.get("seeds", []) if isinstance(s, int)] if isinstance(doc.get("seeds"), list) else []
         seeds = [(s, self.seed.read(s, ctx)) for s in _seeds(found, ctx)]
         rounds = _int(cfg.get("rounds"), 1)
@@ -414,7 +419,7 @@ class GameStudyReader:
             return rd.corrupt_detail(found)
         row, seeds = self.read(found, ctx)
         doc = found.manifest or {}
-        cfg = doc.get("settings") if isinstance(doc.get("settings"), dict) else {}
+        cfg = _dict(doc.get("settings"))
         blocks: list[dict[str, Any]] = [rd.cards(None, [
             {"key": "progress", "label": "progress", "value": row["progress"], "fmt": "frac",
              "sub": f"{row['rounds_done']} of {row['rounds'] * max(1, row['seeds'])} rounds"},
@@ -444,8 +449,8 @@ class GameStudyReader:
             for agg in report["aggregate"][-ROUNDS_SHOWN:]:
                 if not isinstance(agg, dict):
                     continue
-                mean = agg.get("mean") if isinstance(agg.get("mean"), dict) else {}
-                target = agg.get("target") if isinstance(agg.get("target"), dict) else {}
+                mean = _dict(agg.get("mean"))
+                target = _dict(agg.get("target"))
                 rows.append({"r": agg.get("r"), "mean": mean.get("mean"), "ci95": mean.get("ci95"),
                              "target": target.get("mean")})
             blocks.append(rd.table("The report: mean per round over the seeds", [

@@ -49,7 +49,10 @@ class LanguageModel(Protocol):
 
 
 class Embedder(Protocol):
-    dim: int
+    @property
+    def dim(self) -> int:
+        """The size of every vector. Read-only: a remote embedder learns it from its first answer."""
+        ...
 
     async def embed(self, texts: Sequence[str]) -> np.ndarray:
         """float32 array (len(texts), dim), each row L2-normalised (so inner product = cosine)."""

@@ -133,8 +133,6 @@ class EmbeddingCache:
 class _CachingEmbedder:
     """The shared front: cache lookup, in-flight de-duplication, one batching worker per event loop."""
 
-    dim: int
-
     def __init__(self, cache: EmbeddingCache, max_batch: int, model: str):
         if cache.model != model:
             raise ValueError(f"cache was made with {cache.model!r}, this embedder is {model!r}")
@@ -147,6 +145,11 @@ class _CachingEmbedder:
         self._queue: list[str] = []
         self._inflight: dict[str, asyncio.Future[np.ndarray]] = {}
         self._worker: asyncio.Task[None] | None = None
+
+    @property
+    def dim(self) -> int:
+        """The size of every vector; each kind of embedder knows it its own way."""
+        raise NotImplementedError
 
     async def _compute(self, texts: list[str]) -> np.ndarray:
         """float32 (len(texts), dim), L2-normalised. Raises InferenceError."""
@@ -246,12 +249,16 @@ class LocalEmbedder(_CachingEmbedder):
         self.name = LOCAL_MODEL if model_path is None else Path(model_path).name
         self.backend = backend  # "auto": ONNX Runtime when it works (faster, same vectors), else torch
         super().__init__(cache or EmbeddingCache(self.name, dim), max_batch, self.name)
-        self.dim = dim
+        self._dim = dim
         self.batch_size = batch_size
         self._path = model_path
         self._model: Any = None
         self._onnx: Any = None
         self._load_lock = threading.Lock()
+
+    @property
+    def dim(self) -> int:
+        return self._dim
 
     def _load(self) -> Any:
         with self._load_lock:
@@ -357,7 +364,7 @@ class RemoteEmbedder(_CachingEmbedder):
             self._client_loop = loop
         return self._client
 
-    @property  # type: ignore[override]
+    @property
     def dim(self) -> int:
         if self._dim is None:
             raise InferenceError("embedding dimension unknown until the first embed (or pass dim=)", self.endpoint)

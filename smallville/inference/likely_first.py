@@ -51,7 +51,8 @@ class LikelyFirstGrammar:
             raise ValueError("llama.cpp rejected the grammar")
         self.prefilter_k = prefilter_k
         self._small = (llama_cpp.llama_token_data * prefilter_k)()
-        self._small_view = np.frombuffer(self._small, dtype=_TOKEN)
+        # a memoryview: the same shared, writable memory as the ctypes array, as a buffer numpy's types accept
+        self._small_view = np.frombuffer(memoryview(self._small), dtype=_TOKEN)
         self._small_array = llama_cpp.llama_token_data_array(
             data=ctypes.cast(self._small, ctypes.POINTER(llama_cpp.llama_token_data)), size=0, selected=-1,
             sorted=False)
@@ -99,7 +100,7 @@ class LikelyFirstGrammar:
             self._full(cur_p)
             return
         buffer = (self._llama.llama_token_data * n).from_address(ctypes.addressof(array.data.contents))
-        view = np.frombuffer(buffer, dtype=_TOKEN)
+        view = np.frombuffer(memoryview(buffer), dtype=_TOKEN)
         top = np.argpartition(-view["logit"], k - 1)[:k]
         small = self._small_view[:k]
         small[:] = view[top]
@@ -137,4 +138,5 @@ def install(prefilter_k: int = PREFILTER_K) -> None:
         self.custom_samplers.append((llama_cpp.llama_sampler_chain_n(self.sampler) - 1, sampler))
         self._exit_stack.callback(sampler.close)
 
-    _internals.LlamaSampler.add_grammar = add_grammar
+    # replacing the method is the point: llama-cpp-python has no hook for a sampler of one's own
+    _internals.LlamaSampler.add_grammar = add_grammar  # type: ignore[method-assign]

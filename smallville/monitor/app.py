@@ -221,7 +221,8 @@ class Guard:
 
     @property
     def monitor(self) -> Monitor:
-        return self.app.state.monitor  # type: ignore[no-any-return]
+        monitor: Monitor = self.app.state.monitor
+        return monitor
 
     def _given(self, scope: Scope) -> tuple[bytes | None, bool]:
         """The token a request carries, and whether it came in the query (then the page gets the cookie)."""

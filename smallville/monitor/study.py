@@ -158,7 +158,7 @@ def _sessions(save: Path, ctx: Context) -> int:
 
 
 def _report_blocks(report: dict[str, Any]) -> list[dict[str, Any]]:
-    aggregate = report.get("aggregate") if isinstance(report.get("aggregate"), dict) else {}
+    aggregate: dict[str, Any] = report["aggregate"] if isinstance(report.get("aggregate"), dict) else {}
     given = report.get("baseline") or {}
     published = given.get("figures", {}) if isinstance(given, dict) else {}
     if not given and isinstance(report.get("paper"), dict):  # reports from before scenarios had baselines

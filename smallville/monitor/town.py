@@ -126,8 +126,8 @@ class TownReader:
             return row
         manifest = found.manifest
         status, problem = rd.status_of(found, ctx)
-        if status is not None and status.get("schema") != 1:
-            status, problem = None, f"status.json: schema {status.get('schema')!r}, this monitor reads 1"
+        if status is not None and (schema := status.get("schema")) != 1:
+            status, problem = None, f"status.json: schema {schema!r}, this monitor reads 1"
         ticks = checkpoint_ticks(found.path)
         target = manifest.get("target_tick") if isinstance(manifest.get("target_tick"), int) else None
         complete = bool(ticks) and target is not None and ticks[-1] >= target
@@ -353,7 +353,7 @@ def _log_summary(found: Found) -> dict[str, Any] | None:
 def _scenario(found: Found) -> Any:
     try:
         from smallville.config import settings_from_manifest
-        from smallville.runner import scenario_for
+        from smallville.run.assemble import scenario_for
 
         settings = settings_from_manifest((found.manifest or {}).get("settings"), found.path / "manifest.json")
         return scenario_for(settings)

@@ -18,7 +18,7 @@ import msgspec
 from smallville.core.events import AnyEvent, Event, encode_many
 from smallville.errors import SaveError
 
-_list_decoder = msgspec.json.Decoder(list[AnyEvent])  # type: ignore[valid-type]
+_list_decoder = msgspec.json.Decoder(list[AnyEvent])
 _one_decoder = msgspec.json.Decoder(AnyEvent)
 
 
@@ -54,7 +54,7 @@ def read_log(path: Path, limit_bytes: int | None = None) -> LogScan:
         data = data[:cut]
     lines = data.split(b"\n")[:-1] if data else []
     try:
-        events: list[Event] = _list_decoder.decode(b"[" + b",".join(lines) + b"]")
+        events: list[Event] = list(_list_decoder.decode(b"[" + b",".join(lines) + b"]"))
     except (msgspec.DecodeError, msgspec.ValidationError):
         events = []
         for number, line in enumerate(lines, start=1):
@@ -68,7 +68,7 @@ def read_log(path: Path, limit_bytes: int | None = None) -> LogScan:
         if event.t < previous:
             raise SaveError(path, f"tick {event.t} after tick {previous}: events out of order", line=number)
         previous = event.t
-    counts = Counter(type(e).__struct_config__.tag for e in events)  # type: ignore[attr-defined]
+    counts = Counter(str(type(e).__struct_config__.tag) for e in events)
     return LogScan(events, len(data), torn, counts)
 
 

@@ -254,7 +254,7 @@ class Save:
         self.manifest = manifest
         self.lock: SaveLock | None = None  # held while this process writes the save
         # where a resume goes back to: the newest checkpoint's tick and the lengths it recorded
-        self.resume_point: dict[str, int] | None = None
+        self.resume_point: dict[str, Any] | None = None
 
     def settings(self, *, inference: InferenceSettings | None = None) -> Settings:
         """The settings the run was made with, checked as a config file is (`settings_from_manifest`:
@@ -419,7 +419,8 @@ class Save:
         path = self.checkpoints_dir / f"tick-{tick:09d}.vectors.npz"
         tmp = path.with_name(path.name + ".tmp")
         with tmp.open("wb") as f:
-            np.savez(f, **{name: np.ascontiguousarray(v, dtype=np.float32) for name, v in vectors.items()})
+            arrays: dict[str, Any] = {name: np.ascontiguousarray(v, dtype=np.float32) for name, v in vectors.items()}
+            np.savez(f, **arrays)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

@@ -211,7 +211,7 @@ def parse_config(doc: Any, source: str, *, normalize: bool = False) -> Populatio
                 raise fail(f"{label}: categories[{j}]: category {json.dumps(cat, ensure_ascii=False)} appears twice")
         shares = _check_shares(fail, label, [(c.category_name, c.percentage) for c in rd.categories],
                                normalize, notes)
-        outputs = []
+        outputs: list[tuple[tuple[str, str], ...]] = []
         for j, c in enumerate(rd.categories):
             if c.attributes is None:
                 outputs.append(((name, c.category_name),))

@@ -108,6 +108,7 @@ class Drawn:
         columns = [(d.outputs, self.codes[d.name].tolist()) for d in self.config.distributions]
         for i, name in enumerate(self.names):
             attributes: dict[str, str] = {}
+            background: str | None
             for outputs, codes in columns:
                 attributes.update(outputs[codes[i]])
             if backgrounds is None:

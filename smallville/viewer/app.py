@@ -1,12 +1,12 @@
 """The window: input, update, draw, for a live run beside it or a replay of a saved one.
 
-Owns what the user does with keys and mouse (keys in `hud.KEYS`) and the moment shown. In a replay that is
-a fractional tick `at` that advances with real time at the chosen pace while playing, so walkers move
-smoothly and the same save always shows the same picture at the same moment; in a live run it is the tick
-the run has reached, and pause, step and pace act on the run itself (`smallville.live.Control`). Closing
-the window stops a live run the way Ctrl-C does: thoughts finish, a checkpoint is written, the embedded
-server stops. One `frame(events, dt)` is one turn of the
-loop; `run()` feeds it from pygame, tests feed it synthetic events (with SDL's dummy video driver).
+Owns what the user does with keys and mouse (what each key does: `KEYMAP`; the help lists them: `hud.KEYS`)
+and the view: the camera, who is selected, the panels, the pace ladder (`SPEEDS`). The moment shown and
+how it moves come from the source (`sources.Source`: a replay, or a live run whose pause, step and pace
+act on the run itself), which the window drives the same way whichever it is. Closing the window stops a
+live run the way Ctrl-C does: thoughts finish, a checkpoint is written, the embedded server stops. One
+`frame(events, dt)` is one turn of the loop; `run()` feeds it from pygame, tests feed it synthetic events
+(with SDL's dummy video driver).
 """
 
 from __future__ import annotations
@@ -14,12 +14,14 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
+from typing import Any, Generic, TypeVar
 
 import pygame
 
-from smallville.agents.interview import clean_question
+from smallville.agents.interview import Answer, clean_question
 from smallville.core.clock import Clock
 from smallville.viewer import hud
 from smallville.viewer.askers import Askers
@@ -29,14 +31,17 @@ from smallville.viewer.chat import ChatBox
 from smallville.viewer.inspector import WIDTH as PANEL_W
 from smallville.viewer.inspector import Inspector
 from smallville.viewer.render import TownRenderer, font, load_map_surface, text
-from smallville.viewer.sources import LiveSource, ReplaySource
+from smallville.viewer.scene import Scene
+from smallville.viewer.sources import Source
 
 log = logging.getLogger(__name__)
 
-#: Paces in game minutes per real second (1 is real time x60).
+#: Paces in game minutes per real second (1 is real time x60); a live run has one more: as fast as it goes.
 SPEEDS = (0.25, 1, 2, 5, 10, 30, 60, 120, 240)
 PAN_PX_PER_S = 600
 SIZE = (1280, 720)
+
+S = TypeVar("S", bound=Source)  # the window's own source, so its callers keep its type (a live run's result)
 
 
 class _NoKeys:
@@ -49,41 +54,31 @@ class _NoKeys:
 _NO_KEYS = _NoKeys()
 
 
-class Viewer:
-    def __init__(self, source: ReplaySource | LiveSource, size: tuple[int, int] = SIZE, *,
-                 start: int | None = None, speed_index: int = 3):
+class Viewer(Generic[S]):
+    def __init__(self, source: S, size: tuple[int, int] = SIZE, *, start: int | None = None):
+        """`start`: the tick to open a replay at (a live run opens where it stands)."""
         if not pygame.get_init() or not pygame.font.get_init():
             pygame.init()
             # fonts and labels cached before a pygame.quit() point at freed memory (a segfault if drawn)
             font.cache_clear()
             text.cache_clear()
-        self.live = isinstance(source, LiveSource)
         self.screen = pygame.display.set_mode(size, pygame.RESIZABLE)
-        pygame.display.set_caption(f"smallville: {'live' if self.live else 'replay'} {source.save.root}")
+        pygame.display.set_caption(f"smallville: {source.mode} {source.save.root}")
         self.source = source
+        if start is not None:
+            source.go_to(start)
         self.tick_seconds = source.clock.tick_seconds
         self.selected: str | None = None
         map_surface = load_map_surface(source.map_path)
         self.renderer = TownRenderer(map_surface, source.names, tick_seconds=source.clock.tick_seconds,
                                      sprites={n: p.sprite for n, p in source.personas.items()})
         self.camera = Camera(map_surface.get_width(), map_surface.get_height(), *self.map_area_size())
-        self.scrubber = hud.Scrubber(source.first, source.last)
+        self.scrubber = hud.Scrubber(source.first, source.end)
         self.inspector = Inspector(source.history, source.clock, source.personas)
         self.askers: Askers | None = None
-        self.chat = ChatBox(self._interview, self._plant if self.live else None)
-        if isinstance(source, LiveSource):
-            self.scrubber = hud.Scrubber(source.first, source.target)
-            self.scene, self.at = source.scene, float(source.last)
-        else:
-            self.at = float(source.first if start is None else max(source.first, min(start, source.last)))
-            self.scene = source.scene_at(int(self.at))
-        self.playing = self.live
+        self.chat = ChatBox(self._interview, self._plant if source.inner_voice else None)
         self.open_on_residents()
-        self.speed_index = speed_index
-        if isinstance(source, LiveSource):  # the run's own pace, to the nearest step of the ladder
-            pace = source.control.speed
-            self.speed_index = len(SPEEDS) if pace is None else \
-                min(range(len(SPEEDS)), key=lambda i: abs(SPEEDS[i] - pace))
+        self.speed_index = _step_of(source.speed)  # the source's own pace, to the nearest step of the ladder
         self.figures = hud.LiveFigures()
         self.show_help = False
         self.running = True
@@ -92,8 +87,39 @@ class Viewer:
         self._dragged = False
         self._scrubbing = False
         self._announced = False  # the end of a live run has been told
-        if isinstance(source, LiveSource):
-            source.start()
+        source.start()
+
+    # -- the moment, as the source has it -------------------------------------------------------------------
+
+    @property
+    def at(self) -> float:
+        return self.source.at
+
+    @property
+    def scene(self) -> Scene:
+        return self.source.scene
+
+    @property
+    def playing(self) -> bool:
+        return self.source.playing
+
+    @playing.setter
+    def playing(self, value: bool) -> None:
+        self.source.playing = value
+
+    @property
+    def speed(self) -> float | None:
+        """Game minutes per real second, the ladder's step; None (live only): as fast as the run goes."""
+        return SPEEDS[self.speed_index] if self.speed_index < len(SPEEDS) else None
+
+    def pace(self, index: int) -> None:
+        """Go to step `index` of the ladder (one past its top, where the source has it: as fast as it goes)."""
+        top = len(SPEEDS) if self.source.flat_out else len(SPEEDS) - 1
+        self.speed_index = max(0, min(top, index))
+        self.source.speed = self.speed
+
+    def go_to(self, at: float) -> None:
+        self.source.go_to(at)
 
     def open_on_residents(self) -> None:
         """The first view, at the opening zoom: on the first resident awake (in the residents file's order),
@@ -134,11 +160,6 @@ class Viewer:
             self.chat.close()
         self.camera.resize(*self.map_area_size())
 
-    @property
-    def speed(self) -> float | None:
-        """Game minutes per real second; None (live only): as fast as the run goes."""
-        return SPEEDS[self.speed_index] if self.speed_index < len(SPEEDS) else None
-
     def run(self) -> None:
         clock = pygame.time.Clock()
         try:
@@ -152,46 +173,41 @@ class Viewer:
     def close(self) -> None:
         """Stop what the window started: a live run (thoughts finish, a checkpoint, the embedded server
         stops; the window keeps drawing meanwhile, if it still can) and the interviews' own models. Waits
-        for the run's checkpoint: the thoughts under way get the runner's grace (`STOP_GRACE_S`), and those
-        still thinking then are kept in it to start again on resume: closing never loses the run."""
+        for the run's checkpoint: closing never loses the run (`LiveSource.stop`)."""
         if self.askers is not None:
             self.askers.close()
             self.askers = None
-        if isinstance(self.source, LiveSource) and self.source.thread.ident is not None:
-            control = self.source.control
-            control.stop()
-            control.paused = False
-            drawing = True
-            while not control.finished.wait(0.05):
-                if not drawing:
-                    continue
-                try:
-                    pygame.event.pump()
-                    self.notify("saving: the residents finish their thoughts (20 s at most), then a checkpoint...", 1.0)
-                    self.update(0.05)
-                    self.draw()
-                    pygame.display.flip()
-                except Exception as exc:  # the window broke (what ended it, maybe): the run still saves
-                    log.warning("window not redrawn while the run stops: %s", exc)
-                    drawing = False
-            self.source.thread.join()
+        drawing = True
 
-    def _interview(self, name: str, tick: int, question: str) -> Future:
+        def waiting() -> None:
+            nonlocal drawing
+            if not drawing:
+                return
+            try:
+                pygame.event.pump()
+                self.notify("saving: the residents finish their thoughts (20 s at most), then a checkpoint...", 1.0)
+                self.update(0.05)
+                self.draw()
+                pygame.display.flip()
+            except Exception as exc:  # the window broke (what ended it, maybe): the run still saves
+                log.warning("window not redrawn while the run stops: %s", exc)
+                drawing = False
+
+        self.source.stop(waiting)
+
+    def _interview(self, name: str, tick: int, question: str) -> Future[Answer]:
         src = self.source
-        run_over = isinstance(src, LiveSource) and src.control.finished.is_set()
-        if self.askers is not None and self.askers.borrowed and run_over:
+        run = src.run_models()  # a live run's own loop and model while it runs
+        if self.askers is not None and self.askers.borrowed and run is None:
             self.askers = None  # the run and its loop are over: ask with models of the window's own
         if self.askers is None:
-            run: dict[str, object] = {}
-            if isinstance(src, LiveSource) and src.control.models is not None and not run_over:
-                run = {"loop": src.control.loop, "models": src.control.models}  # the run's own model
+            loop, models = run if run is not None else (None, None)
             self.askers = Askers(src.settings, src.history, src.personas, src.save.root, src.clock.tick_seconds,
-                                 **run)  # type: ignore[arg-type]
+                                 loop=loop, models=models)
         return self.askers.interview(name, tick, question)
 
     def _plant(self, name: str, thought: str) -> None:
-        assert isinstance(self.source, LiveSource)
-        self.source.control.plant(name, clean_question(thought))  # cleaned like a question: it is data
+        self.source.plant(name, clean_question(thought))  # cleaned like a question: it is data
 
     def frame(self, events: list[pygame.event.Event], dt: float) -> pygame.Surface:
         for event in events:
@@ -208,29 +224,18 @@ class Viewer:
         dy = (keys[pygame.K_s] - keys[pygame.K_w] + keys[pygame.K_DOWN] - keys[pygame.K_UP]) * PAN_PX_PER_S * dt
         if dx or dy:
             self.camera.pan(dx, dy)
-        if isinstance(self.source, LiveSource):
-            self.scene = self.source.poll()
-            self.at = float(self.source.last)
-            self.playing = not self.source.control.paused
-            self.figures.sample(self.source.control, self.at, self.tick_seconds)
-            if self.source.control.finished.is_set() and not self._announced:
+        self.source.advance(dt)
+        work = self.source.work()
+        if work is not None:
+            self.figures.sample(work, self.at, self.tick_seconds)
+        if not self._announced:
+            ending = self.source.ending()
+            if ending is not None:
                 self._announced = True
-                error = self.source.control.error
-                self.notify(f"the run stopped: {error}" if error else "the run is complete and saved", 1e9)
-        elif self.playing:
-            ticks_per_s = self.speed * 60 / self.tick_seconds
-            self.go_to(self.at + ticks_per_s * dt)
-            if self.at >= self.source.last:
-                self.playing = False
+                self.notify(ending, 1e9)
         if self.camera.following and self.camera.following in self.scene.figures:
             px, py = self.scene.figures[self.camera.following].point(self.at)
             self.camera.look_at((px + 0.5) * self.renderer.tile, (py + 0.5) * self.renderer.tile)
-
-    def go_to(self, at: float) -> None:
-        if isinstance(self.source, LiveSource):
-            return  # a live run is always shown where it stands
-        self.at = max(float(self.source.first), min(at, float(self.source.last)))
-        self.scene = self.source.forward(self.scene, int(self.at))
 
     def draw(self) -> None:
         self.screen.fill(hud.BAR)
@@ -245,9 +250,8 @@ class Viewer:
             self.chat.draw(self.screen, pygame.Rect(panel.left, panel.bottom, panel.width, chat_h), self.selected,
                            as_of)
         clock = self.source.clock.time(int(self.at)).strftime("%a %d %b %Y %H:%M")
-        mode = "live" if self.live else "replay"
-        hud.draw_top(self.screen, hud.Status(clock, mode, self.playing, _pace(self.speed),
-                                             self.figures.line() if self.live else ""))
+        hud.draw_top(self.screen, hud.Status(clock, self.source.mode, self.playing, _pace(self.speed),
+                                             self.figures.line()))
         clock_of = self.source.clock
         self.scrubber.draw(self.screen, self.at, _hm(clock_of, self.scrubber.first), _hm(clock_of, self.scrubber.last))
         if self.show_help:
@@ -266,7 +270,9 @@ class Viewer:
             self.screen = pygame.display.set_mode((max(480, event.w), max(320, event.h)), pygame.RESIZABLE)
             self.camera.resize(*self.map_area_size())
         elif event.type == pygame.KEYDOWN:
-            self._key(event)
+            action = KEYMAP.get(event.key)
+            if action is not None:
+                action(self)
         elif event.type == pygame.MOUSEWHEEL:
             pos = pygame.mouse.get_pos()
             if self.selected and pos[0] >= self.map_area_size()[0]:
@@ -292,53 +298,42 @@ class Viewer:
                 self.select_at(event.pos)
             self._drag, self._scrubbing = None, False
 
-    def _key(self, event: pygame.event.Event) -> None:
-        key = event.key
-        if key == pygame.K_ESCAPE:
-            if self.show_help:
-                self.show_help = False
-            elif self.selected:
-                self.select(None)
-                self.chat.close()
-            else:
-                self.running = False
-        elif key in (pygame.K_RETURN, pygame.K_KP_ENTER) and self.selected:
-            if not self.live:
-                self.playing = False  # the moment stays put while the resident is asked about it
+    # The keys' actions (`KEYMAP` says which key does which).
+
+    def back(self) -> None:
+        """Esc: close the help, else the inspector, else the window."""
+        if self.show_help:
+            self.show_help = False
+        elif self.selected:
+            self.select(None)
+            self.chat.close()
+        else:
+            self.running = False
+
+    def open_chat(self) -> None:
+        if self.selected:
+            self.source.hold()  # a replay keeps the moment asked about; a live run goes on
             self.chat.open()
-        elif key in (pygame.K_h, pygame.K_F1):
-            self.show_help = not self.show_help
-        elif key == pygame.K_SPACE:
-            if isinstance(self.source, LiveSource):
-                self.source.control.paused = not self.source.control.paused
-            else:
-                self.playing = not self.playing and self.at < self.source.last
-        elif key in (pygame.K_PERIOD, pygame.K_RIGHT) and not self.playing:
-            if isinstance(self.source, LiveSource):
-                self.source.control.step(round(60 / self.tick_seconds))
-            else:
-                self.go_to(self.at + 60 / self.tick_seconds)
-        elif key in (pygame.K_PLUS, pygame.K_EQUALS, pygame.K_KP_PLUS, pygame.K_MINUS, pygame.K_KP_MINUS):
-            faster = key not in (pygame.K_MINUS, pygame.K_KP_MINUS)
-            top = len(SPEEDS) if self.live else len(SPEEDS) - 1  # live: one more step, as fast as it goes
-            self.speed_index = max(0, min(top, self.speed_index + (1 if faster else -1)))
-            if isinstance(self.source, LiveSource):
-                self.source.control.speed = self.speed
-        elif key in (pygame.K_RIGHTBRACKET, pygame.K_LEFTBRACKET):
-            self.camera.zoom_by(1 if key == pygame.K_RIGHTBRACKET else -1)
-        elif key == pygame.K_HOME:
-            self.go_to(self.source.first)
-        elif key == pygame.K_END:
-            self.go_to(self.source.last)
-        elif key == pygame.K_TAB:
-            names = sorted(self.scene.figures)
-            if names:
-                self.select(names[(names.index(self.selected) + 1) % len(names)]
-                            if self.selected in names else names[0])
-        elif key == pygame.K_f and self.selected:
+
+    def toggle_help(self) -> None:
+        self.show_help = not self.show_help
+
+    def play_pause(self) -> None:
+        self.playing = not self.playing
+
+    def step(self) -> None:
+        """One game minute on, while paused."""
+        if not self.playing:
+            self.source.step(60 / self.tick_seconds)
+
+    def next_resident(self) -> None:
+        names = sorted(self.scene.figures)
+        if names:
+            self.select(names[(names.index(self.selected) + 1) % len(names)] if self.selected in names else names[0])
+
+    def follow(self) -> None:
+        if self.selected:
             self.camera.following = None if self.camera.following == self.selected else self.selected
-        elif key in (pygame.K_F12, pygame.K_p):
-            self.screenshot()
 
     def _map_point(self, pos: tuple[int, int]) -> tuple[int, int]:
         return pos[0], pos[1] - hud.TOP_H
@@ -356,7 +351,7 @@ class Viewer:
                 folder = self.source.save.root / "screenshots"
                 folder.mkdir(exist_ok=True)
                 stamp = self.source.clock.time(int(self.at)).strftime("%Y%m%d-%H%M%S")
-                stem = f"{'live' if self.live else 'replay'}-{stamp}"
+                stem = f"{self.source.mode}-{stamp}"
                 path, n = folder / f"{stem}.png", 2
                 while path.exists():  # several shots of one game moment each keep their own file
                     path, n = folder / f"{stem}-{n}.png", n + 1
@@ -369,6 +364,40 @@ class Viewer:
 
     def notify(self, message: str, seconds: float = 3.0) -> None:
         self.message, self.message_until = message, time.monotonic() + seconds
+
+
+#: What each key does (the help overlay lists them: `hud.KEYS`). Arrows and WASD held pan the map
+#: (`Viewer.update`); typing in the chat takes the keys first (`ChatBox.handle`).
+KEYMAP: dict[int, Callable[[Viewer[Any]], object]] = {
+    pygame.K_ESCAPE: Viewer.back,
+    pygame.K_RETURN: Viewer.open_chat,
+    pygame.K_KP_ENTER: Viewer.open_chat,
+    pygame.K_h: Viewer.toggle_help,
+    pygame.K_F1: Viewer.toggle_help,
+    pygame.K_SPACE: Viewer.play_pause,
+    pygame.K_PERIOD: Viewer.step,
+    pygame.K_RIGHT: Viewer.step,
+    pygame.K_PLUS: lambda v: v.pace(v.speed_index + 1),
+    pygame.K_EQUALS: lambda v: v.pace(v.speed_index + 1),  # "+" without shift
+    pygame.K_KP_PLUS: lambda v: v.pace(v.speed_index + 1),
+    pygame.K_MINUS: lambda v: v.pace(v.speed_index - 1),
+    pygame.K_KP_MINUS: lambda v: v.pace(v.speed_index - 1),
+    pygame.K_RIGHTBRACKET: lambda v: v.camera.zoom_by(1),
+    pygame.K_LEFTBRACKET: lambda v: v.camera.zoom_by(-1),
+    pygame.K_HOME: lambda v: v.go_to(v.source.first),
+    pygame.K_END: lambda v: v.go_to(v.source.last),
+    pygame.K_TAB: Viewer.next_resident,
+    pygame.K_f: Viewer.follow,
+    pygame.K_F12: Viewer.screenshot,
+    pygame.K_p: Viewer.screenshot,
+}
+
+
+def _step_of(speed: float | None) -> int:
+    """The ladder's step nearest `speed` (None: the step past the top, as fast as it goes)."""
+    if speed is None:
+        return len(SPEEDS)
+    return min(range(len(SPEEDS)), key=lambda i: abs(SPEEDS[i] - speed))
 
 
 def _pace(speed: float | None) -> str:

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import pygame
 
-from smallville.live import Control
 from smallville.viewer.render import INK, SELECTED, text
+from smallville.viewer.sources import Work
 
 BAR = (24, 26, 34)
 TRACK = (70, 74, 90)
@@ -129,22 +129,19 @@ def draw_message(surface: pygame.Surface, message: str) -> None:
 
 class LiveFigures:
     """The live run's pace, model calls and tokens per second, and thoughts in flight, over the last few
-    seconds (sampled each frame)."""
+    seconds (sampled each frame from `Source.work`; nothing to say for a source that does not think)."""
 
     def __init__(self, window_s: float = 5.0):
         self.window_s = window_s
         self.samples: list[tuple[float, float, int, int]] = []  # (time, tick, calls, tokens)
         self.thinking = 0
 
-    def sample(self, control: Control, at: float, tick_seconds: int) -> None:
+    def sample(self, work: Work, at: float, tick_seconds: int) -> None:
         now = time.monotonic()
-        totals = control.models.accounting.snapshot()["totals"] if control.models is not None else {}
-        calls = int(totals.get("calls", 0))
-        tokens = int(totals.get("prompt_tokens", 0)) + int(totals.get("completion_tokens", 0))
-        self.samples.append((now, at, calls, tokens))
+        self.samples.append((now, at, work.calls, work.tokens))
         while self.samples and now - self.samples[0][0] > self.window_s:
             self.samples.pop(0)
-        self.thinking = control.in_flight()
+        self.thinking = work.thinking
         self.tick_seconds = tick_seconds
 
     def line(self) -> str:

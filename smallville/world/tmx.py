@@ -20,7 +20,7 @@ import numpy as np
 from smallville.errors import MapError
 
 
-def _import_pytmx():  # type: ignore[no-untyped-def]
+def _import_pytmx() -> Any:
     """Import pytmx without letting it import pygame: the world model must not depend on a display
     library. pytmx loads pygame for its optional `util_pygame` and logs an error when it can't; we hide
     pygame during the import, silence that log, and drop the half-loaded `util_pygame` so that the
@@ -120,14 +120,14 @@ def _tilesets_and_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _open(path: Path) -> pytmx.TiledMap:
+def _open(path: Path) -> Any:  # a pytmx.TiledMap (pytmx ships no types)
     try:
         return pytmx.TiledMap(str(path))
     except Exception as exc:  # pytmx raises bare Exception/ValueError/KeyError for malformed content
         raise MapError(path, f"cannot load the map: {exc}") from exc
 
 
-def _layer(tmx: pytmx.TiledMap, path: Path, name: str) -> Any:
+def _layer(tmx: Any, path: Path, name: str) -> Any:
     try:
         return tmx.get_layer_by_name(name)
     except ValueError:

@@ -44,6 +44,12 @@ def bounded_text(max_chars: int) -> Any:
     return Annotated[str, StringConstraints(pattern=rf'^[^"\\\x00-\x1f]{{1,{max_chars}}}$')]
 
 
+def one_of(options: tuple[Any, ...]) -> Any:
+    """`Literal[options]` for options known only at run time (a type checker reads `Literal[...]` only with
+    values written in the code, hence `Any`, as for the other annotations built here)."""
+    return Literal.__getitem__(options)
+
+
 def plain_words(max_words: int, *, min_words: int = 1, sentence: bool = False) -> Any:
     """`min_words`..`max_words` words of plain ASCII letters, digits and everyday punctuation, one space
     between words, no word over 20 characters, a letter first: no URL, code, markup or foreign script can be

@@ -29,6 +29,7 @@ from smallville.agents.prompts.common import (
     closest,
     count_fallback,
     has_words,
+    one_of,
     shorten,
 )
 from smallville.inference.base import Message
@@ -50,7 +51,7 @@ class PlaceChoice(BaseModel):
 
 @lru_cache(maxsize=1024)
 def _model(options: tuple[str, ...]) -> type[PlaceChoice]:
-    return create_model("PlaceChoice", __base__=PlaceChoice, choice=(Literal[options], ...))  # type: ignore[valid-type]
+    return create_model("PlaceChoice", __base__=PlaceChoice, choice=(one_of(options), ...))
 
 
 def answer_model(options: Sequence[str]) -> type[PlaceChoice]:

@@ -47,6 +47,7 @@ from smallville.agents.prompts.common import (
     count_fallback,
     day_minute,
     has_words,
+    one_of,
     persona,
     plain_words,
     shorten,
@@ -222,7 +223,7 @@ class Choice(BaseModel):
 @lru_cache(maxsize=1024)
 def choice_model(title: str, slots: tuple[tuple[str, tuple[str, ...]], ...]) -> type[Choice]:
     """`{"07:30": <one of its options>, ...}` in slot order, built once per slot list (shared schema)."""
-    fields: dict[str, Any] = {f"at_{key.replace(':', '')}": (Literal[options], Field(alias=key))  # type: ignore[valid-type]
+    fields: dict[str, Any] = {f"at_{key.replace(':', '')}": (one_of(options), Field(alias=key))
                               for key, options in slots}
     return create_model(title, __base__=Choice, **fields)
 
@@ -485,7 +486,7 @@ def fallback_hourly(resident: Resident, plan: Schedule, start: int | None = None
         at = max(span.start, begin)
         while at < span.end and len(blocks) < 12:
             length = min(240, span.end - at)
-            blocks.append(HourBlock(start=clock(at), minutes=_block_minutes(length),  # type: ignore[arg-type]
+            blocks.append(HourBlock(start=clock(at), minutes=_block_minutes(length),
                                     activity=clean_text(span.activity, 60) or "free time"))
             at += length
     while len(blocks) < 3:  # a re-plan late in the evening: pad with rest (check trims past bed)

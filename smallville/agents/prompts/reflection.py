@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import Literal
+from typing import Any
 
 from pydantic import BaseModel, Field, create_model
 
@@ -30,6 +30,7 @@ from smallville.agents.prompts.common import (
     count_fallback,
     has_words,
     numbered,
+    one_of,
     shorten,
 )
 from smallville.inference.base import Message
@@ -88,10 +89,10 @@ class Insights(BaseModel):
 
 @lru_cache(maxsize=256)
 def _model(ids: tuple[int, ...]) -> type[Insights]:
-    cited = create_model("CitedInsight", __base__=Insight,
-                         evidence=(list[Literal[ids]], Field(min_length=1, max_length=4)))  # type: ignore[valid-type]
-    return create_model("Insights", __base__=Insights,
-                        insights=(list[cited], Field(min_length=1, max_length=3)))  # type: ignore[valid-type]
+    # an annotation built at run time (see `one_of`); mypy reads `list[...]` as a type written in the code
+    ids_cited: Any = list[one_of(ids)]  # type: ignore[misc]
+    cited = create_model("CitedInsight", __base__=Insight, evidence=(ids_cited, Field(min_length=1, max_length=4)))
+    return create_model("Insights", __base__=Insights, insights=(list[cited], Field(min_length=1, max_length=3)))
 
 
 def answer_model(candidates: Candidates) -> type[Insights]:

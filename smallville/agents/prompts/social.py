@@ -41,6 +41,7 @@ from smallville.agents.prompts.common import (
     count_fallback,
     has_words,
     numbered,
+    one_of,
     persona,
     plain_words,
     shorten,
@@ -131,7 +132,7 @@ class PlainTurn(BaseModel):
 
 @lru_cache(maxsize=1024)
 def plain_turn_model(topics: tuple[str, ...]) -> type[PlainTurn]:
-    return create_model("PlainTurn", __base__=PlainTurn, about=(Literal[topics], ...))  # type: ignore[valid-type]
+    return create_model("PlainTurn", __base__=PlainTurn, about=(one_of(topics), ...))
 
 
 def _topic(memory: str) -> str:

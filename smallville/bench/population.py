@@ -4,7 +4,7 @@ Owns `bench_population(n) -> dict`, `bench_populations(quick)` (the flat figures
 population [--json] [--quick]`) and their config: four
 attributes as a study would give them (gender; six age bands; education given age, with a table per band so
 no child holds a degree; six professions), template backgrounds, the population file written to a temporary
-folder. Each measurement runs in a fresh interpreter (`python -m smallville.population.bench --child N`), so
+folder. Each measurement runs in a fresh interpreter (`python -m smallville.bench.population --child N`), so
 its peak RSS is that of the work alone and not of whatever ran before in the calling process. Figures:
 draw (counts, shuffles, names), write (people built, encoded and written), the whole, people per second, the
 file's size, the peak RSS, and the machine's load when it ran.
@@ -81,7 +81,7 @@ def measure(n: int) -> dict[str, Any]:
 def bench_population(n: int) -> dict[str, Any]:
     """Figures for n people, measured in a fresh interpreter (see the module's docstring)."""
     load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
-    done = subprocess.run([sys.executable, "-m", "smallville.population.bench", "--child", str(n)],
+    done = subprocess.run([sys.executable, "-m", "smallville.bench.population", "--child", str(n)],
                           capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"population benchmark for n={n} failed: {done.stderr.strip()[-500:]}")
@@ -107,6 +107,6 @@ if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--child":
         print(json.dumps(measure(int(sys.argv[2]))))
     else:
-        # python -m smallville.population.bench [N ...]: the figures for each N (default 1,000 and 1,000,000)
+        # python -m smallville.bench.population [N ...]: the figures for each N (default 1,000 and 1,000,000)
         sizes = [int(a.replace("_", "").replace(",", "")) for a in sys.argv[1:]] or [1000, 1_000_000]
         print(json.dumps({f"population_{n}": bench_population(n) for n in sizes}, indent=2))

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from smallville.core.events import Event
+from smallville.core.mind import ThinkingMind
 
 
 class Control:
@@ -58,15 +59,12 @@ class Control:
 
     # -- the run's side ---------------------------------------------------------------------------------------
 
-    def attach(self, mind: Any, models: Any) -> None:
+    def attach(self, mind: ThinkingMind, models: Any) -> None:
         self.loop = asyncio.get_running_loop()
         self.models = models
-        plant = getattr(mind, "plant", None)
-        if plant is not None and models is not None:
-            self._plant = plant
-        in_flight = getattr(mind, "in_flight", None)
-        if in_flight is not None:
-            self.in_flight = lambda: len(in_flight())
+        if mind.thinks and models is not None:
+            self._plant = mind.plant
+            self.in_flight = lambda: len(mind.in_flight())
 
     async def turn(self) -> bool:
         """Return when the run may take its next tick: not paused, a step is owed, or a stop is asked.

@@ -1,6 +1,6 @@
 """What watching costs a run: a game day of the Ville against the fake server, with and without the monitor.
 
-Owns the measurement behind docs/monitor.md's overhead figure. `python -m smallville.monitor.overhead`
+Owns the measurement behind docs/monitor.md's overhead figure. `python -m smallville.bench.monitor`
 runs the Ville's 25 residents through `--hours` game hours (default a whole day) against the fake
 OpenAI-compatible server in its own process (answers from the agents' scripted model, `--latency` seconds
 each: 0 makes the run CPU-bound, the case where watching costs the most), alternately:
@@ -31,12 +31,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-SCRIPTED = "smallville.agents.scripted:answer"
-
 
 @contextmanager
 def _without_status() -> Iterator[None]:
-    from smallville.monitor import status
+    from smallville.run import status
 
     real = status.start_status
 
@@ -45,11 +43,11 @@ def _without_status() -> Iterator[None]:
             await asyncio.Event().wait()
         return asyncio.get_running_loop().create_task(idle())
 
-    status.start_status = nothing  # type: ignore[assignment]
+    status.start_status = nothing
     try:
         yield
     finally:
-        status.start_status = real  # type: ignore[assignment]
+        status.start_status = real
 
 
 @contextmanager
@@ -57,7 +55,7 @@ def _timed_status(spent: list[float], built: list[float], cpu: list[float]) -> I
     """The status task as it is, each snapshot and write timed on whichever thread runs it: wall seconds
     (`spent`, of which building the figures: `built`) and that thread's CPU seconds (`cpu`: waiting for the
     disk costs the run nothing)."""
-    from smallville.monitor import status
+    from smallville.run import status
 
     real_dict, real_write = status.status_dict, status.StatusWriter.write
 
@@ -125,7 +123,7 @@ def _watching(saves: Path, run: str, used: dict[str, float]) -> Iterator[None]:
 def one_day(base_url: str, hours: float, watched: bool) -> dict[str, Any]:
     from smallville.config import load_settings
     from smallville.inference.settings import EndpointSettings, InferenceSettings
-    from smallville.runner import drive, new_run
+    from smallville.run import drive, new_run
 
     endpoint = EndpointSettings(name="fake", base_url=base_url, model="fake-model", max_concurrency=4096,
                                 timeout_s=60.0)
@@ -158,11 +156,12 @@ def _nothing() -> Iterator[None]:
 
 
 def measure(hours: float, pairs: int, latency: float) -> dict[str, Any]:
-    from smallville.inference.fake_server import FakeServerProcess
+    from smallville.testing import scripted
+    from smallville.testing.fake_server import FakeServerProcess
 
     days = []
     load_before = os.getloadavg()
-    with FakeServerProcess(latency_s=latency, answers=SCRIPTED) as server:
+    with FakeServerProcess(latency_s=latency, answers=scripted.answer) as server:
         one_day(server.base_url, 1.0, False)  # warm: the embedding model's first load, files in the page cache
         for i in range(pairs):
             for watched in (True, False) if i % 2 == 0 else (False, True):
@@ -196,7 +195,7 @@ def measure(hours: float, pairs: int, latency: float) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m smallville.monitor.overhead", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m smallville.bench.monitor", description=__doc__)
     parser.add_argument("--hours", type=float, default=24.0, help="game hours per run (default 24)")
     parser.add_argument("--pairs", type=int, default=2, help="runs with and without (default 2 of each)")
     parser.add_argument("--latency", type=float, default=0.0, help="the fake server's seconds per answer (default 0)")

@@ -1,4 +1,4 @@
-"""Writing Tiled maps: the inverse of `tmx.py`.
+"""Writing Tiled maps: the inverse of `smallville/world/tmx.py`.
 
 Owns the TMX serialisation used by `tools/build_map.py` (the standard town) and by the tests (small
 maps built on the fly). The output is deterministic (fixed attribute order, CSV layer data, objects in

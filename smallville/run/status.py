@@ -7,11 +7,12 @@ the new one; `persist.save.atomic_write_json`), and the monitor reads them (`rea
 
 `status_dict` is a plain function of the run's objects (simulation, models, the drive's bounds) and a
 `Tracker` that remembers what a rate or an age needs from the sample before; it never changes the run.
-`start_status` starts the task `runner._drive` keeps beside its progress line: a snapshot each second, the
-file written on a worker thread (an fsync must not stall the tick loop), a last one when the drive ends.
+`start_status` starts the task the drive loop (`run/drive.py`) keeps beside its progress line: a
+snapshot each second, the file written on a worker thread (an fsync must not stall the tick loop), a last
+one when the drive ends.
 
-Layering: the run's floor imports this module, so it imports nothing above `persist` and knows the run's
-objects only by duck typing (a mind without `in_flight`, a model without a pool: those parts stay empty).
+Layering: it belongs to the run machinery (the monitor only reads the file), and knows the run's objects
+only by duck typing (a mind without `in_flight`, a model without a pool: those parts stay empty).
 Nothing secret is written: endpoint URLs come from the pool already masked (`display_url`), the rest are
 counts, names and class names of errors.
 """
@@ -155,10 +156,9 @@ def _window_start(tracker: Tracker, now: float) -> _Sample | None:
 
 
 def _thoughts(sim: Any, tracker: Tracker, now: float) -> dict[str, Any]:
-    in_flight = getattr(sim.mind, "in_flight", None)
-    if in_flight is None:
+    if not sim.mind.thinks:
         return {"in_flight": 0, "by_kind": {}, "oldest_s": None}
-    flying = in_flight()
+    flying = sim.mind.in_flight()
     tracker.first_seen = {j.id: tracker.first_seen.get(j.id, now) for j in flying}
     oldest = now - min(tracker.first_seen.values()) if tracker.first_seen else None
     return {"in_flight": len(flying), "by_kind": dict(sorted(Counter(j.kind for j in flying).items())),
@@ -168,17 +168,14 @@ def _thoughts(sim: Any, tracker: Tracker, now: float) -> dict[str, Any]:
 def _facts(sim: Any, tracker: Tracker) -> dict[str, Any]:
     """For each seeded fact: how many residents hold a memory that carries it (the log's own test,
     `Fact.carried_by`), read from the memories added since the last sample."""
-    scenario = getattr(sim.mind, "scenario", None)
-    minds = getattr(sim.mind, "minds", None)
-    if scenario is None or not isinstance(minds, dict):
+    scenario, minds = sim.mind.scenario, sim.mind.minds
+    if scenario is None or not minds:
         return {}
     facts = list(scenario.facts)
     for fact in facts:
         tracker.holders.setdefault(fact.id, set())
     for name, mind in minds.items():
-        stream = getattr(mind, "stream", None)
-        if stream is None:
-            continue
+        stream = mind.stream
         start = tracker.scanned.get(name, 0)
         for i in range(start, len(stream)):
             text = stream.get(i).description
@@ -209,10 +206,10 @@ def status_dict(view: RunView, tracker: Tracker, *, now: float | None = None, st
         else done / elapsed if done > 0 else 0.0
     left = max(0, view.until_tick - sim.tick)
     endpoints = _endpoints(models, snapshot, tracker, now)
-    stats = dict(getattr(sim.mind, "stats", {}))
+    stats = dict(sim.mind.stats)
     fallbacks = dict(getattr(sim, "fallbacks", {}))
     fallbacks.update({k.removeprefix("fallback_"): int(v) for k, v in stats.items() if k.startswith("fallback_")})
-    waited = {k: round(float(v), 1) for k, v in sorted(getattr(sim.mind, "waited_s", {}).items())}
+    waited = {k: round(float(v), 1) for k, v in sorted(sim.mind.waited_s.items())}
     thoughts = _thoughts(sim, tracker, now)
     calls_per_s = _rate(int(totals.get("calls", 0)), before.calls, span) if before else 0.0
     tokens_per_s = _rate(tokens, before.tokens, span) if before else 0.0

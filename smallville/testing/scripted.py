@@ -7,8 +7,9 @@ nothing but the prompt) and never used for a real run; it lets tests and benchma
 at any speed with answers that behave like a model's: plans that fit the day, places from the options,
 conversations that pass on what the speaker remembers (so news spreads), insights that cite evidence.
 
-Two ways in: `ScriptedModel`, an in-process `LanguageModel` (optionally with latency), and the fake
-server's `--answers smallville.agents.scripted:answer` hook (the benchmark's 1 s-latency server).
+Two ways in: `ScriptedModel`, an in-process `LanguageModel` (optionally with latency), and `answer` handed
+to the fake server (`FakeServer(answers=scripted.answer)`; registered as `scripted` for a server in its own
+process, the benchmark's 1 s-latency server).
 """
 
 from __future__ import annotations
