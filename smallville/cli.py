@@ -163,7 +163,9 @@ def _watch(save: Any, sim: Any, target: int, speed: float | None, inference: Any
     def stop(signum: int, frame: Any) -> None:
         # as closing the window: the run stops with a checkpoint at the tick reached; a second signal cancels
         # the thoughts under way at once (they start again on resume), a third quits without the checkpoint
-        if control.finished.is_set():  # the run has stopped and checkpointed already: nothing left to stop
+        if control.finished.is_set():
+            # the run has stopped and checkpointed already: nothing left to stop but the window showing it
+            viewer.running = False
             return
         if control.hurry:
             raise KeyboardInterrupt

@@ -60,3 +60,28 @@ def test_a_save_stopped_by_the_older_code_resumes_to_the_same_bytes(tmp_path: Pa
     save, sim = resume_run(save_dir)
     drive(save, sim, round(GOLDEN["hours"] * 360), progress=False, replay=recording, embedder=embedder)
     assert digest(save_dir) == (GOLDEN["events_sha256"], GOLDEN["events_bytes"])
+
+
+def test_a_checkpoint_holding_a_thought_result_this_version_cannot_read_is_refused_in_one_line(
+        tmp_path: Path) -> None:
+    """A stored day plan whose fields are wrong (a hand-edited or foreign checkpoint): `smallville resume`
+    says which file and why in one line, exit 2, and changes nothing."""
+    import subprocess
+    import sys
+
+    with tarfile.open(DATA / "save-6h.tar.gz") as tar:
+        tar.extractall(tmp_path, filter="data")
+    save_dir = tmp_path / "save-6h"
+    manifest = save_dir / "manifest.json"
+    manifest.write_text(manifest.read_text().replace("@REPO@", str(REPO)))
+    newest = sorted((save_dir / "checkpoints").glob("tick-*.json"))[-1]
+    state = json.loads(newest.read_text())
+    state["state"]["mind"]["jobs"][0]["result"]["daily"] = "not a plan"
+    newest.write_text(json.dumps(state))
+    before = {p: p.read_bytes() for p in save_dir.rglob("*") if p.is_file() and p.name != "lock"}
+    done = subprocess.run([sys.executable, "-m", "smallville.cli", "resume", str(save_dir), "--headless",
+                           "--no-progress"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr and newest.name in done.stderr and "not resumed" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert {p: p.read_bytes() for p in save_dir.rglob("*") if p.is_file() and p.name != "lock"} == before

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 from agents_kit import agent_settings, run
-from smallville.run.status import RunView, StatusWriter, Tracker, status_dict
 
 from smallville.core.clock import Clock
 from smallville.monitor.town import bottleneck, health
+from smallville.run.status import RunView, StatusWriter, Tracker, status_dict
 from smallville.testing.scripted import ScriptedModel
 
 

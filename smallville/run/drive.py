@@ -209,6 +209,7 @@ async def _drive(save: Save, sim: Simulation, until_tick: int, *, progress: bool
             if not bar.disable:
                 refresher = asyncio.get_running_loop().create_task(run.line.keep_fresh())
             status = start_status(save, sim, opened, run.start_tick, until_tick)
+            run.pacer.set(speed, afresh=True)  # the pace counts from now: opening the models took no game time
             await run.loop()
     finally:
         if refresher is not None:

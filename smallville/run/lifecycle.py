@@ -87,8 +87,12 @@ def _check_for_resume(save: Save) -> tuple[Simulation, int]:
     if vectors is None and settings.agents.mind == "generative":
         raise SaveError(save.checkpoints_dir, f"the checkpoint at tick {newest['tick']} has no memory vectors "
                                               f"(tick-{int(newest['tick']):09d}.vectors.npz); not resumed")
-    sim = Simulation.from_state(world.town, world.residents, newest["state"], clock=world.clock,
-                                mind=make_mind(settings, world, vectors))
+    try:
+        sim = Simulation.from_state(world.town, world.residents, newest["state"], clock=world.clock,
+                                    mind=make_mind(settings, world, vectors))
+    except (ValueError, KeyError, TypeError) as exc:  # a state this version cannot read (the mind says which)
+        raise SaveError(save.checkpoints_dir / f"tick-{int(newest['tick']):09d}.json",
+                        f"{exc}; not resumed") from None
     redo = save.events_path.stat().st_size - cut
     save.resume_point = {k: int(newest[k]) for k in ("tick", "log_bytes", "calls_bytes") if k in newest}
     # thoughts kept as their inputs start again: the calls they made before the checkpoint are made again

@@ -3,7 +3,7 @@
 Owns the run's half of the monitor. The monitor is another process and sees a run only through its save,
 and a save holds what happened, not how the run is doing now (which server is slow, what is in flight, how
 fast the game clock moves). So the run writes those figures here, atomically (readers see the old file or
-the new one; `persist.save.atomic_write_json`), and the monitor reads them (`readers.py`).
+the new one; `smallville.files.atomic_write_json`), and the monitor reads them (`readers.py`).
 
 `status_dict` is a plain function of the run's objects (simulation, models, the drive's bounds) and a
 `Tracker` that remembers what a rate or an age needs from the sample before; it never changes the run.
@@ -11,8 +11,9 @@ the new one; `persist.save.atomic_write_json`), and the monitor reads them (`rea
 snapshot each second, the file written on a worker thread (an fsync must not stall the tick loop), a last
 one when the drive ends.
 
-Layering: it belongs to the run machinery (the monitor only reads the file), and knows the run's objects
-only by duck typing (a mind without `in_flight`, a model without a pool: those parts stay empty).
+Layering: it belongs to the run machinery (the monitor only reads the file); it reads the mind through
+the `ThinkingMind` protocol (a routine mind has nothing in flight) and the models by what they hold (a
+model without a pool: those parts stay empty).
 Nothing secret is written: endpoint URLs come from the pool already masked (`display_url`), the rest are
 counts, names and class names of errors.
 """

@@ -364,7 +364,7 @@ class LiveSource:
         return loop, models
 
     def stop(self, waiting: Callable[[], None]) -> None:
-        """Stop the run the way Ctrl-C does: thoughts finish (the runner's grace, `STOP_GRACE_S`; those still
+        """Stop the run the way Ctrl-C does: thoughts finish (the stop's grace, `STOP_GRACE_S`; those still
         thinking then start again on resume), a checkpoint, the models closed; `waiting` meanwhile."""
         if self.thread.ident is None:
             return  # never started
