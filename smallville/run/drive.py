@@ -15,12 +15,14 @@ import dataclasses
 import logging
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
+from smallville.config import Settings
 from smallville.core.sim import Simulation
+from smallville.inference.base import Embedder, LanguageModel
 from smallville.inference.settings import InferenceSettings
 from smallville.persist.eventlog import LogWriter
 from smallville.persist.save import Save
@@ -29,11 +31,14 @@ from smallville.run.lifecycle import checkpoint
 from smallville.run.progress import Pace, ProgressLine
 from smallville.run.stop import StopFlag, announce_hurry, announce_stop, cancel_thoughts, stop_checkpoint
 
+if TYPE_CHECKING:  # the models are opened (and their modules imported) only by a run that thinks
+    from smallville.inference.session import Models
+
 log = logging.getLogger(__name__)
 
 
 def drive(save: Save, sim: Simulation, until_tick: int, *, progress: bool = True, speed: float | None = None,
-          replay: Path | None = None, lm: Any = None, embedder: Any = None,
+          replay: Path | None = None, lm: LanguageModel | None = None, embedder: Embedder | None = None,
           control: Control | None = None, inference: InferenceSettings | None = None) -> dict[str, Any]:
     """Step until `until_tick` (or a stop request); checkpoint on the way and at the end.
 
@@ -61,8 +66,8 @@ class _Drive:
     """One drive of a run: the loop's state (the writer, the stop flag, the pace, the newest checkpoint) and
     its steps, each a method: wait for the tick's turn, take the tick, then checkpoint, flush and pace."""
 
-    def __init__(self, save: Save, sim: Simulation, until_tick: int, settings: Any, *, speed: float | None,
-                 control: Control | None, bar: Any):
+    def __init__(self, save: Save, sim: Simulation, until_tick: int, settings: Settings, *, speed: float | None,
+                 control: Control | None, bar: tqdm[Any]):
         self.save, self.sim, self.until_tick, self.control = save, sim, until_tick, control
         self.every = max(1, round(settings.sim.checkpoint_minutes * 60 / sim.clock.tick_seconds))
         self.per_minute = max(1, round(60 / sim.clock.tick_seconds))
@@ -73,7 +78,7 @@ class _Drive:
         self.pacer = Pace(sim, speed)
         self.checkpointed = sim.tick  # the tick of the newest checkpoint this drive wrote (or resumed from)
         self.stopped = False
-        self.opened: Any = None
+        self.opened: Models | None = None
         self.stop = StopFlag(announce=lambda: announce_stop(sim), announce_hurry=lambda: announce_hurry(sim))
 
     def hurry(self) -> bool:
@@ -184,8 +189,8 @@ class _Drive:
 
 
 async def _drive(save: Save, sim: Simulation, until_tick: int, *, progress: bool, speed: float | None,
-                 replay: Path | None, lm: Any, embedder: Any, control: Control | None = None,
-                 inference: InferenceSettings | None = None) -> dict[str, Any]:
+                 replay: Path | None, lm: LanguageModel | None, embedder: Embedder | None,
+                 control: Control | None = None, inference: InferenceSettings | None = None) -> dict[str, Any]:
     from smallville.inference.session import open_models
     from smallville.run.status import start_status
 

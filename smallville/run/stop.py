@@ -28,7 +28,8 @@ class StopFlag:
     at once on stderr (`announce`); a second one means the user will not wait for the thoughts in flight
     (`hurry`: they are cancelled now, and start again on resume); a third, KeyboardInterrupt, now."""
 
-    def __init__(self, announce: Any = None, announce_hurry: Any = None) -> None:
+    def __init__(self, announce: Callable[[], None] | None = None,
+                 announce_hurry: Callable[[], None] | None = None) -> None:
         self.requested = False
         self.hurry = False
         self.announce, self.announce_hurry = announce, announce_hurry
