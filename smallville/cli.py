@@ -339,8 +339,13 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from smallville.bench import run_bench
 
-    figures = run_bench(args.name, quick=args.quick, embedded_day=args.embedded_day, days=not args.no_days,
-                        save=Path(args.save) if args.save else None)
+    if args.name == "scale":  # its own knob: the dummy agents of the round
+        from smallville.bench.scale import bench_scale
+
+        figures = bench_scale(args.agents, quick=args.quick)
+    else:
+        figures = run_bench(args.name, quick=args.quick, embedded_day=args.embedded_day, days=not args.no_days,
+                            save=Path(args.save) if args.save else None)
     if args.json:
         print(json.dumps(figures, indent=2))
     else:
@@ -357,9 +362,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     out = Path(args.out) if args.out else Path("saves") / f"diffusion-{stamp}"
     monitor_beside(args, out)  # --monitor: the study's page beside it (its address printed)
+    from smallville.scale.settings import ScaleSettings
+
+    scale = ScaleSettings().with_flags(args.workers, args.ray_address)  # --workers 1: this process, as before
     report = study(out, settings, saves=[Path(s) for s in args.save] if args.save else None, seeds=args.seeds,
                    days=args.days, scenario=Path(args.scenario) if args.scenario else None,
-                   interviews=not args.no_interviews, progress=not args.no_progress, parallel=args.parallel)
+                   interviews=not args.no_interviews, progress=not args.no_progress, parallel=args.parallel,
+                   scale=scale)
     agg = report["aggregate"]
     for key in [k for k in agg if k.endswith((".aware_start", ".aware_end"))] + ["density_before", "density_after"]:
         cell = agg.get(key)
@@ -377,6 +386,7 @@ def build_parser() -> argparse.ArgumentParser:
     from smallville.games.cli import add_game_parser
     from smallville.monitor import add_monitor_command, add_monitor_flag
     from smallville.population.cli import add_population_parser
+    from smallville.scale.limits import MAX_WORKERS
 
     p = argparse.ArgumentParser(prog="smallville", description="A town of generative agents.")
     p.add_argument("--version", action="version", version=f"smallville {__version__}")
@@ -443,6 +453,11 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--seed", type=_seed, help="the first seed (default: from config, else 0)")
     evaluate.add_argument("--parallel", type=_count, default=1, help="seeds run side by side (default 1: one after "
                                                                   "another)")
+    evaluate.add_argument("--workers", type=_whole(1, MAX_WORKERS + 1),
+                          help="seeds fanned out over this many group actors on Ray (each runs and evaluates one "
+                          "seed at a time; default 1: one after another here)")
+    evaluate.add_argument("--ray-address", help="the Ray cluster for --workers (host:port of its head; default "
+                          "RAY_ADDRESS, else this machine); --out must then be on a disk every node mounts")
     evaluate.add_argument("--out", help="report directory (default: saves/diffusion-<time>)")
     evaluate.add_argument("--scenario", help="a scenario file (facts and questions) instead of the town's")
     evaluate.add_argument("--no-interviews", action="store_true",
@@ -456,7 +471,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", help="print benchmark figures")
     bench.add_argument("name", choices=["world", "inference", "agents", "viewer", "first-run", "population", "games",
-                                              "quality"])
+                                              "quality", "scale"])
     bench.add_argument("--json", action="store_true")
     bench.add_argument("--quick", action="store_true", help="fewer repetitions (for smoke tests)")
     bench.add_argument("--embedded-day", action="store_true",
@@ -464,6 +479,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--no-days", action="store_true", help="agents: only retrieval, no whole game days")
     bench.add_argument("--save", help="viewer: measure the replay of this save (default: a routine 2-day run); "
                        "quality: the save whose model answers to measure (required)")
+    bench.add_argument("--agents", type=_count, default=1_000_000, help="scale: dummy agents in the round "
+                       "(default 1,000,000; --quick: 20,000)")
     bench.set_defaults(func=cmd_bench)
     add_population_parser(sub)
     add_game_parser(sub)

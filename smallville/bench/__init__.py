@@ -42,7 +42,7 @@ def run_bench(name: str, quick: bool = False, embedded_day: bool = False, days: 
 
         return bench_populations(quick=quick)
     if name == "games":
-        from smallville.games.bench import bench_games
+        from smallville.bench.games import bench_games
 
         return bench_games(quick=quick)
     if name == "quality":

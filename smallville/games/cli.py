@@ -5,7 +5,9 @@ under the main `smallville` parser; `python -m smallville.games.cli game ...` ru
 use that). Bad input (a count that is not a whole number, nan or inf, an unknown variant, a bad config, a
 population that cannot seat the players) is one line on stderr and exit status 2, never a traceback or a
 usage screen; a game whose models cannot answer stops with one line naming the endpoint, exit 2, its save
-kept for `smallville game resume`.
+kept for `smallville game resume`. `--workers K` / `--ray-address` put the players in group actors on Ray
+(`smallville/scale/`, docs/scale.md); a group actor that does not come back stops the game the same way, naming
+its node.
 """
 
 from __future__ import annotations
@@ -71,7 +73,16 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+def _scale_flags(args: argparse.Namespace) -> dict[str, Any]:
+    flags = {"workers": args.workers, "address": args.ray_address}
+    return {k: v for k, v in flags.items() if v is not None}
+
+
 def _stopped(out: Path, exc: SmallvilleError) -> GameStopped:
+    from smallville.scale.cluster import WorkerLost
+
+    if isinstance(exc, WorkerLost):
+        return GameStopped(f"{exc} (the save is kept: smallville game resume {out} goes on from the round it was in)")
     return GameStopped(f"{exc} (the save is kept: once the models answer, smallville game resume {out} goes on)")
 
 
@@ -90,7 +101,7 @@ def cmd_guess(args: argparse.Namespace) -> int:
     from smallville.games import config, game
     from smallville.monitor import monitor_beside
 
-    settings = config.load(Path(args.config) if args.config else None, _overrides(args))
+    settings = config.load(Path(args.config) if args.config else None, _overrides(args), _scale_flags(args))
     cfg = settings.game
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     out = Path(args.out) if args.out else Path("saves") / f"game-guess-{cfg.variant}-{stamp}-seed{cfg.seed}"
@@ -104,10 +115,11 @@ def _play(out: Path, study: Any) -> int:
     """Run `study` (a start or a resume) and print its report; a model that cannot answer or a Ctrl-C ends it
     with one line saying how to go on."""
     from smallville.inference.base import InferenceError
+    from smallville.scale.cluster import WorkerLost
 
     try:
         report = study()
-    except InferenceError as exc:
+    except (InferenceError, WorkerLost) as exc:
         raise _stopped(out, exc) from None
     except KeyboardInterrupt:
         print(f"stopped; continue with: smallville game resume {out}", file=sys.stderr)
@@ -123,7 +135,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
     out = Path(args.study)
     monitor_beside(args, out)
     return _play(out, lambda: game.resume_study(out, config=Path(args.config) if args.config else None,
-                                                progress=not args.no_progress))
+                                                progress=not args.no_progress, workers=args.workers,
+                                                address=args.ray_address))
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -132,6 +145,18 @@ def cmd_report(args: argparse.Namespace) -> int:
     out = Path(args.study)
     _print_report(out, write_report(out))
     return 0
+
+
+def add_scale_flags(parser: argparse.ArgumentParser, *, resume: bool = False) -> None:
+    """`--workers K` and `--ray-address ADDR` (they win over the config's [scale])."""
+    from smallville.scale.limits import MAX_WORKERS
+
+    default = "the study's" if resume else "1: in this process"
+    parser.add_argument("--workers", type=_whole(1, MAX_WORKERS), help=f"group actors on Ray, the players split "
+                        f"between them (default {default}; more than 1 starts Ray on this machine unless "
+                        "--ray-address names a cluster)")
+    parser.add_argument("--ray-address", help="a Ray cluster to run the group actors on (host:port of its head, "
+                        "ray://host:port, or auto; default RAY_ADDRESS, else this machine)")
 
 
 def add_game_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -163,6 +188,7 @@ def add_game_parser(subparsers: Any) -> argparse.ArgumentParser:
     guess.add_argument("--concurrency", type=_whole(1, 100_000), help="turns in flight at once")
     guess.add_argument("--out", help="study folder (default saves/game-guess-<variant>-<time>-seed<N>)")
     guess.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_scale_flags(guess)
     add_monitor_flag(guess)
     guess.set_defaults(func=cmd_guess)
 
@@ -170,6 +196,7 @@ def add_game_parser(subparsers: Any) -> argparse.ArgumentParser:
     resume.add_argument("study")
     resume.add_argument("--config", help="where the models are now ([inference]; the game's settings stay the save's)")
     resume.add_argument("--no-progress", action="store_true")
+    add_scale_flags(resume, resume=True)
     add_monitor_flag(resume)
     resume.set_defaults(func=cmd_resume)
 

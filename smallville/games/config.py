@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from smallville.errors import ConfigError
 from smallville.games.limits import MAX_AGENTS
 from smallville.inference.settings import InferenceSettings, apply_env
+from smallville.scale.settings import ScaleSettings
 from smallville.world.datafile import describe_validation
 
 Variant = Literal["P1", "P2", "P3", "P4", "P5", "P6", "P7"]
@@ -164,8 +165,9 @@ class GameFile(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    game: GuessSettings = Field(default_factory=GuessSettings)
-    inference: InferenceSettings = Field(default_factory=InferenceSettings)
+    game: GuessSettings = Field(default_factory=lambda: GuessSettings())
+    inference: InferenceSettings = Field(default_factory=lambda: InferenceSettings.model_validate({}))
+    scale: ScaleSettings = Field(default_factory=lambda: ScaleSettings())
 
     @model_validator(mode="after")
     def _endpoints_named(self) -> GameFile:
@@ -198,7 +200,7 @@ def validate(data: dict[str, Any], source: str) -> GameFile:
         raise ConfigError(f"{source}: {exc}") from None
     inference = apply_env(parsed.inference)
     try:
-        return GameFile(game=parsed.game.resolved(), inference=inference)
+        return GameFile(game=parsed.game.resolved(), inference=inference, scale=parsed.scale)
     except ValidationError as exc:
         raise ConfigError(f"{source} (with OPENAI_BASE_URL / SMALLVILLE_MODEL): {describe_validation(exc)}") from None
 
@@ -218,9 +220,13 @@ def read_document(path: Path | None) -> dict[str, Any]:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
 
 
-def load(path: Path | None = None, overrides: dict[str, Any] | None = None) -> GameFile:
-    """Defaults, then the TOML file at `path`, then `overrides` (the flags, as a `[game]` table)."""
+def load(path: Path | None = None, overrides: dict[str, Any] | None = None,
+         scale: dict[str, Any] | None = None) -> GameFile:
+    """Defaults, then the TOML file at `path`, then `overrides` (the flags, as a `[game]` table) and `scale`
+    (`--workers`, `--ray-address`, as a `[scale]` table)."""
     data = read_document(path)
     if overrides:
         data = _merge(data, {"game": overrides})
+    if scale:
+        data = _merge(data, {"scale": scale})
     return validate(data, str(path) if path is not None else "settings")

@@ -1,18 +1,22 @@
 """Playing a study: the seeds of one game, round after round, each seed a save, and the report at the end.
 
-Owns the drive: make (or reopen) each seed's save, seat its players, play its rounds one after another
-(`play.play_round`, which returns the answers in player order), score each round (`scoring.py`), commit it to
-the answer log, and go on until the last round; then write the report. A round is committed whole, so a run
+Owns the drive: make (or reopen) each seed's save, seat its players, play its rounds one after another on the
+study's workers (`workers.play_round_on`: shards of players in this process or in group actors on Ray, the
+answers back in player order), score each round (`scoring.py`), commit it to the answer log, and go on until
+the last round; then write the report. A round is committed whole, so a run
 stopped anyhow (Ctrl-C, kill -9, a model that cannot answer) resumes at the round it was in: `resume_study`
 reopens the saves, takes the players' earlier turns from the log, and plays that round again, with every
 call already recorded in it answered from the recording (`calls.py`), not asked again.
 
-Why the seeds share one session's models: one embedded server (or one set of pools) for the whole study.
+Why the seeds share one session's workers (and their models): one embedded server, one set of pools and of
+group actors for the whole study. The workers are the study's `[scale]` (`--workers`, `--ray-address`); a
+resume goes on with those it was started with unless told otherwise.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
@@ -23,40 +27,36 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from smallville import __version__
-from smallville.errors import ConfigError, SaveError
+from smallville.errors import SaveError
 from smallville.files import atomic_write_json
 from smallville.games import scoring
-from smallville.games.calls import CallBook
+from smallville.games.calls import CallLog
 from smallville.games.config import GameFile, GuessSettings
-from smallville.games.models import ModelGroups, Override, open_models
-from smallville.games.play import Turn, play_round
+from smallville.games.models import Override, planned_concurrency
+from smallville.games.play import Turn
 from smallville.games.prompts import PastTurn, Player
 from smallville.games.roster import seat
 from smallville.games.store import GameSave, add_accounting
-from smallville.inference.base import ModelsUnusable
-from smallville.inference.settings import InferenceSettings, apply_env, display_url, is_masked_url
+from smallville.games.study import (
+    STUDY,
+    STUDY_FORMAT,
+    masked_inference,
+    read_study,
+    round_event,
+    score_turns,
+    seed_dir,
+    study_settings,
+)
+from smallville.games.workers import GameGroupFactory, WorkerModels, endpoint_keys, play_round_on
+from smallville.inference.base import InferenceError, ModelsUnusable
+from smallville.inference.settings import InferenceSettings
+from smallville.scale.cluster import ScaleError, check
+from smallville.scale.pool import Pool, open_pool
 
 log = logging.getLogger(__name__)
-STUDY = "study.json"
-STUDY_FORMAT = "smallville-game-study"
-WINNERS_KEPT = 100  # ids of winners in a round event (the rest are in the answers: all who said the number)
-
-
-def masked_inference(inference: InferenceSettings) -> dict[str, Any]:
-    """The inference settings as a save may hold them: a key hiding in a URL masked (never a key itself)."""
-    data = inference.model_dump(mode="json")
-    for endpoint in data["endpoints"]:
-        endpoint["base_url"] = display_url(endpoint["base_url"])
-    if data.get("embedding"):
-        data["embedding"]["base_url"] = display_url(data["embedding"]["base_url"])
-    return data
-
-
-def seed_dir(out: Path, seed: int) -> Path:
-    return out / f"seed-{seed}"
 
 
 def _population_facts(cfg: GuessSettings) -> dict[str, Any] | None:
@@ -83,24 +83,15 @@ def _pasts(rounds: list[Any], players: list[Player]) -> list[list[PastTurn]]:
     return pasts
 
 
-def round_event(round_no: int, turns: list[Turn], score: scoring.RoundScore) -> dict[str, Any]:
-    return {"k": "round", "r": round_no, "players": len(turns),
-            "valid": sum(1 for t in turns if t.status == "ok"),
-            "invalid": sum(1 for t in turns if t.status == "invalid"),
-            "failed": sum(1 for t in turns if t.status == "failed"),
-            "target": score.target, "winner": score.winner, "winners_n": len(score.winners),
-            "winners": score.winners[:WINNERS_KEPT], "announced": score.announced, "team_won": score.team_won,
-            "team_means": score.team_means}
+class ModelsView(Protocol):
+    """What the round's checks ask of the models (`ModelGroups` in a process, `WorkerModels` over workers)."""
+
+    def fatal(self, *, at_end: bool = False) -> InferenceError | None: ...
+
+    def failed_requests(self) -> str: ...
 
 
-def score_turns(turns: list[Turn], players: list[Player], cfg: GuessSettings) -> scoring.RoundScore:
-    numbers = [t.number if t.status == "ok" else None for t in turns]
-    teams = [p.team for p in players] if cfg.variant == "P6" and players else None
-    return scoring.score_round(numbers, [t.agent for t in turns], cfg.ratio_fraction, cfg.offset_fraction,
-                               cfg.announce, teams)
-
-
-def _explained(exc: ModelsUnusable, models: ModelGroups) -> ModelsUnusable:
+def _explained(exc: ModelsUnusable, models: ModelsView) -> ModelsUnusable:
     """The stop's message with how the requests failed at each endpoint (HTTP 500, timeouts...)."""
     failed = models.failed_requests()
     if not failed:
@@ -112,7 +103,7 @@ def _explained(exc: ModelsUnusable, models: ModelGroups) -> ModelsUnusable:
     return ModelsUnusable(f"{message}; failed requests: {failed}", exc.endpoint)
 
 
-def _check_failures(turns: list[Turn], round_no: int, cfg: GuessSettings, models: ModelGroups) -> None:
+def _check_failures(turns: list[Turn], round_no: int, cfg: GuessSettings, models: ModelsView) -> None:
     """Refuse to commit a round with more failed turns than `max_failed_share` allows: its mean would stand
     on the players whose calls happened to get through. The game stops (one line) and a resume asks only the
     failed turns again (the others are answered from the recording)."""
@@ -146,8 +137,8 @@ class _Status:
         except OSError as exc:
             log.warning("status.json not written (%s)", exc)
 
-    def turn(self, _: Turn) -> None:
-        self.write(turns_done=self.doc["turns_done"] + 1)
+    def turns(self, done: int) -> None:
+        self.write(turns_done=self.doc["turns_done"] + done)
 
 
 class _Bar:
@@ -162,18 +153,18 @@ class _Bar:
             self.bar = tqdm(total=total, desc=label, unit="turn", file=sys.stderr, leave=False, mininterval=0.5,
                             disable=None)
 
-    def update(self, turn: Turn) -> None:
+    def update(self, done: int) -> None:
         if self.bar is not None:
-            self.bar.update(1)
+            self.bar.update(done)
 
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
 
 
-async def play_seed(save: GameSave, cfg: GuessSettings, models: ModelGroups, *, progress: bool = True,
-                    say: Callable[[str], None] = print) -> None:
-    """Play a seed's save from the round after its last committed one to the end."""
+async def play_seed(save: GameSave, cfg: GuessSettings, pool: Pool, view: WorkerModels, *, concurrency: int,
+                    progress: bool = True, say: Callable[[str], None] = print) -> None:
+    """Play a seed's save from the round after its last committed one to the end, on the pool's workers."""
     seed = int(save.manifest["seed"])
     players = seat(cfg, seed)
     if len(players) != save.players:
@@ -181,40 +172,43 @@ async def play_seed(save: GameSave, cfg: GuessSettings, models: ModelGroups, *, 
                         f"{len(players)} (was the population file changed?)")
     rounds = save.rounds()
     pasts = _pasts(rounds, players)
-    book = CallBook(save.calls_path)
-    concurrency = cfg.concurrency or models.concurrency
+    log = CallLog(save.calls_path, from_round=len(rounds) + 1)
     session = datetime.now().isoformat(timespec="seconds")
     status = _Status(save, cfg.rounds)
     finished = False
     try:
         for round_no in range(len(rounds) + 1, cfg.rounds + 1):
             bar = _Bar(progress, len(players), f"seed {seed} round {round_no}/{cfg.rounds}")
-            status.write(force=True, round=round_no, turns_done=0, round_started=time.time())
+            status.write(force=True, round=round_no, turns_done=0, round_started=time.time(), workers=pool.status())
 
-            def on_turn(turn: Turn, bar: _Bar = bar) -> None:
-                bar.update(turn)
-                status.turn(turn)
+            def on_turns(done: int, bar: _Bar = bar) -> None:
+                bar.update(done)
+                status.turns(done)
 
-            asked, reused = book.asked, book.reused
-            before = (book.asked_usage.prompt_tokens, book.asked_usage.completion_tokens, book.asked_usage.requests)
+            asked, restarts = log.asked, pool.restarts
+            before = (log.asked_usage.prompt_tokens, log.asked_usage.completion_tokens, log.asked_usage.requests)
             started = time.perf_counter()
             try:
-                turns = await play_round(players, pasts, round_no, cfg, models, book, seed=seed,
-                                         concurrency=concurrency, on_turn=on_turn,
-                                         max_failed=int(cfg.max_failed_share * len(players)))
+                played = await play_round_on(pool, log, players, pasts, round_no, seed=seed, concurrency=concurrency,
+                                             max_failed=int(cfg.max_failed_share * len(players)), view=view,
+                                             on_turns=on_turns)
             except ModelsUnusable as exc:
-                raise _explained(exc, models) from None
+                raise _explained(exc, view) from None
             finally:
                 bar.close()
             wall = time.perf_counter() - started
-            _check_failures(turns, round_no, cfg, models)
+            turns = played.turns
+            _check_failures(turns, round_no, cfg, view)
             score = score_turns(turns, players, cfg)
             save.commit_round(round_no, turns, round_event(round_no, turns, score))
-            now = book.asked_usage
-            save.append_timing({"session": session, "r": round_no, "wall_s": round(wall, 3), "turns": len(turns),
-                                "calls_asked": book.asked - asked, "calls_reused": book.reused - reused,
-                                "requests": now.requests - before[2], "prompt_tokens": now.prompt_tokens - before[0],
-                                "completion_tokens": now.completion_tokens - before[1]})
+            now = log.asked_usage
+            timing = {"session": session, "r": round_no, "wall_s": round(wall, 3), "turns": len(turns),
+                      "calls_asked": log.asked - asked, "calls_reused": played.reused,
+                      "requests": now.requests - before[2], "prompt_tokens": now.prompt_tokens - before[0],
+                      "completion_tokens": now.completion_tokens - before[1], "workers": pool.size}
+            if pool.restarts - restarts or played.redone:
+                timing.update(worker_restarts=pool.restarts - restarts, calls_redone=played.redone)
+            save.append_timing(timing)
             for i, turn in enumerate(turns):
                 pasts[i].append(PastTurn(round_no, turn.said, score.announced, score.team_won))
             valid = sum(1 for t in turns if t.status == "ok")
@@ -226,14 +220,14 @@ async def play_seed(save: GameSave, cfg: GuessSettings, models: ModelGroups, *, 
         finished = True
     finally:
         status.write(force=True, state="finished" if finished else "stopped",
-                     round=cfg.rounds if finished else status.doc["round"])
-        book.close()
+                     round=cfg.rounds if finished else status.doc["round"], workers=pool.status())
+        log.close()
 
 
 def _study_doc(settings: GameFile, seeds: list[int]) -> dict[str, Any]:
     return {"format": STUDY_FORMAT, "version": 1, "smallville": __version__, "game": "guess",
             "settings": settings.game.model_dump(mode="json"), "inference": masked_inference(settings.inference),
-            "seeds": seeds}
+            "seeds": seeds, "scale": settings.scale.model_dump(mode="json")}
 
 
 def _manifest(settings: GameFile, seed: int, players: int) -> dict[str, Any]:
@@ -247,29 +241,68 @@ def _manifest(settings: GameFile, seed: int, players: int) -> dict[str, Any]:
             "population": _population_facts(cfg)}
 
 
+def _refuse_embedded_on_cluster(settings: GameFile, override: Override) -> None:
+    scale = settings.scale
+    if override is None and scale.uses_ray and scale.cluster_address and settings.inference.uses_embedded_server:
+        raise ScaleError("the embedded model listens on this machine only: a game on a Ray cluster needs "
+                         "[[inference.endpoints]] (vLLM servers, docs/scale.md)")
+
+
+def _group_inference(settings: GameFile, override: Override, stack: contextlib.ExitStack) -> InferenceSettings:
+    """The inference settings the workers open their models with. More than one worker and no endpoint: the
+    embedded server is started here, once, and every worker on this machine asks it."""
+    inference, scale = settings.inference, settings.scale
+    if override is not None or not scale.uses_ray or not inference.uses_embedded_server:
+        return inference
+    _refuse_embedded_on_cluster(settings, override)
+    from smallville.games.models import embedded_endpoint
+    from smallville.inference.local import EmbeddedServer
+
+    server = stack.enter_context(EmbeddedServer())
+    return inference.model_copy(update={"endpoints": [embedded_endpoint(server)]})
+
+
 async def _play_all(out: Path, settings: GameFile, seeds: list[int], *, progress: bool, override: Override,
                     say: Callable[[str], None]) -> None:
-    cfg = settings.game
-    async with open_models(settings.inference, cfg, override=override) as models:
-        say(f"models: {'; '.join(f'{k}: {v}' for k, v in models.describe().items())}")
-        try:
-            for seed in seeds:
-                root = seed_dir(out, seed)
-                if (root / "manifest.json").exists():
-                    save = GameSave.open_for_writing(root)
-                    if save.manifest.get("complete"):
+    cfg, scale = settings.game, settings.scale
+    view = WorkerModels()
+    pool: Pool | None = None
+    try:
+        with contextlib.ExitStack() as servers:
+            inference = _group_inference(settings, override, servers)
+            factory = GameGroupFactory(inference, cfg, override, scale.workers, scale.batch_s if scale.uses_ray else 0,
+                                       endpoint_keys(inference) if scale.uses_ray else {})
+            async with open_pool(scale, factory, label="game") as pool:
+                described = pool.workers[0].facts.get("group") or {}
+                say(f"models: {'; '.join(f'{k}: {v}' for k, v in described.items())}")
+                if scale.uses_ray:
+                    say(f"workers: {pool.description}")
+                concurrency = cfg.concurrency or planned_concurrency(inference, cfg, override)
+                for seed in seeds:
+                    root = seed_dir(out, seed)
+                    if (root / "manifest.json").exists():
+                        save = GameSave.open_for_writing(root)
+                        if save.manifest.get("complete"):
+                            save.release()
+                            continue
+                    else:
+                        players = len(seat(cfg, seed))
+                        save = GameSave.create(root, _manifest(settings, seed, players))
+                    try:
+                        await play_seed(save, cfg, pool, view, concurrency=concurrency, progress=progress, say=say)
+                    finally:
                         save.release()
-                        continue
-                else:
-                    players = len(seat(cfg, seed))
-                    save = GameSave.create(root, _manifest(settings, seed, players))
-                try:
-                    await play_seed(save, cfg, models, progress=progress, say=say)
-                finally:
-                    save.release()
-        finally:
-            add_accounting(out / "inference.json", {"session": datetime.now().isoformat(timespec="seconds"),
-                                                    "groups": models.accounting()})
+    finally:
+        if pool is not None:
+            # the workers' final accounting (as their groups closed), over what their progress last carried
+            for final in pool.finals:
+                view.note(final["origin"], final["accounting"])
+            entry: dict[str, Any] = {"session": datetime.now().isoformat(timespec="seconds"),
+                                     "groups": view.accounting()}
+            if scale.uses_ray:
+                entry["workers"] = pool.status()
+                entry["by_worker"] = dict(sorted(view.snapshots.items()))
+            add_accounting(out / "inference.json", entry)
 
 
 def start_study(out: Path, settings: GameFile, *, progress: bool = True, override: Override = None,
@@ -282,6 +315,8 @@ def start_study(out: Path, settings: GameFile, *, progress: bool = True, overrid
     cfg = settings.game
     seeds = [cfg.seed + i for i in range(cfg.seeds)]
     seat(cfg, seeds[0])  # a population that cannot seat the players is refused before anything is made
+    _refuse_embedded_on_cluster(settings, override)
+    check(settings.scale)  # no Ray for the workers, a cluster that does not answer: refused before anything is made
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -291,47 +326,17 @@ def start_study(out: Path, settings: GameFile, *, progress: bool = True, overrid
     return report.write_report(out)
 
 
-def read_study(out: Path) -> dict[str, Any]:
-    path = out / STUDY
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SaveError(path, "not a game study (no study.json); give the folder `smallville game guess` made") \
-            from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise SaveError(path, f"not valid JSON ({exc})") from None
-    if not isinstance(doc, dict) or doc.get("format") != STUDY_FORMAT:
-        raise SaveError(path, "not a game study")
-    return doc
-
-
-def study_settings(out: Path, config: Path | None = None) -> GameFile:
-    """The settings a study was started with; its endpoints from `config` when given (or when the study holds
-    them masked), since endpoints are where the models are now."""
-    from smallville.games.config import read_document, validate
-
-    doc = read_study(out)
-    try:
-        cfg = GuessSettings.model_validate(doc["settings"])
-    except (ValueError, KeyError) as exc:
-        raise SaveError(out / STUDY, f"settings: {exc}") from None
-    if config is not None:  # its [inference] only: the game's settings are the study's, whatever [game] says
-        inference = validate({"inference": read_document(config).get("inference", {})}, str(config)).inference
-    else:
-        saved = InferenceSettings.model_validate(doc.get("inference") or {})
-        if any(is_masked_url(e.base_url) for e in saved.endpoints):
-            raise ConfigError(f"{out / STUDY}: its endpoint URLs held a key and are kept masked; give the config that "
-                              "names them: smallville game resume DIR --config FILE")
-        inference = apply_env(saved)
-    return GameFile(game=cfg, inference=inference)
-
-
 def resume_study(out: Path, *, config: Path | None = None, progress: bool = True, override: Override = None,
-                 say: Callable[[str], None] = print) -> dict[str, Any]:
-    """Go on with a study: every seed's save from the round it stopped in; then the report."""
+                 say: Callable[[str], None] = print, workers: int | None = None,
+                 address: str | None = None) -> dict[str, Any]:
+    """Go on with a study: every seed's save from the round it stopped in; then the report. It goes on with the
+    workers it was started with, unless `config`'s `[scale]` or the flags (`workers`, `address`) say otherwise."""
     from smallville.games import report
 
     settings = study_settings(out, config)
+    settings = settings.model_copy(update={"scale": settings.scale.with_flags(workers, address)})
+    _refuse_embedded_on_cluster(settings, override)
+    check(settings.scale)
     seeds = [int(s) for s in read_study(out)["seeds"]]
     asyncio.run(_play_all(out, settings, seeds, progress=progress, override=override, say=say))
     return report.write_report(out)

@@ -81,6 +81,16 @@ class ModelGroups:
         return {name: g.accounting.snapshot() for name, g in sorted(self.groups.items())}
 
 
+def embedded_endpoint(server: Any) -> EndpointSettings:
+    """The endpoint of a running `EmbeddedServer` (one request at a time, the embedded model's timeouts)."""
+    from smallville.inference.local import EMBEDDED_TIMEOUT_PER_TOKEN_S, EMBEDDED_TIMEOUT_S, STRUCTURED_MODE
+
+    return EndpointSettings.model_validate({
+        "name": "embedded", "base_url": server.base_url, "model": server.model, "api_key_env": "SMALLVILLE_NO_KEY",
+        "max_concurrency": 1, "structured": STRUCTURED_MODE, "timeout_s": EMBEDDED_TIMEOUT_S,
+        "timeout_per_token_s": EMBEDDED_TIMEOUT_PER_TOKEN_S})
+
+
 def _group_settings(inference: InferenceSettings, endpoints: list[EndpointSettings],
                     cfg: GuessSettings) -> InferenceSettings:
     # the game's own re-ask count: the pool's structured loop is where an invalid answer is asked again
@@ -107,18 +117,10 @@ async def open_models(inference: InferenceSettings, cfg: GuessSettings, *,
             return
         plans: list[tuple[str, list[EndpointSettings]]]
         if inference.uses_embedded_server:
-            from smallville.inference.local import (
-                EMBEDDED_TIMEOUT_PER_TOKEN_S,
-                EMBEDDED_TIMEOUT_S,
-                STRUCTURED_MODE,
-                EmbeddedServer,
-            )
+            from smallville.inference.local import EmbeddedServer
 
             server = stack.enter_context(EmbeddedServer())
-            plans = [(DEFAULT_GROUP, [EndpointSettings(
-                name="embedded", base_url=server.base_url, model=server.model, api_key_env="SMALLVILLE_NO_KEY",
-                max_concurrency=1, structured=STRUCTURED_MODE, timeout_s=EMBEDDED_TIMEOUT_S,
-                timeout_per_token_s=EMBEDDED_TIMEOUT_PER_TOKEN_S)])]
+            plans = [(DEFAULT_GROUP, [embedded_endpoint(server)])]
         elif cfg.models:
             by_name = {e.name: e for e in inference.endpoints}
             plans = [(g.name, [by_name[n] for n in g.endpoints]) for g in cfg.models]
@@ -132,3 +134,72 @@ async def open_models(inference: InferenceSettings, cfg: GuessSettings, *,
             groups[name] = Group(name, Watched(pool, watch), watch, accounting, described,
                                  sum(e.max_concurrency for e in endpoints))
         yield ModelGroups(groups)
+
+
+def planned_concurrency(inference: InferenceSettings, cfg: GuessSettings, override: Override = None) -> int:
+    """Turns in flight when `concurrency` is not set: what `ModelGroups.concurrency` gives once the models are
+    open, known from the settings alone (a driver whose models live in group actors opens none)."""
+    if override is not None:
+        per = [cfg.concurrency or 1024] * max(1, len(cfg.models))
+    elif inference.uses_embedded_server:
+        per = [1]
+    elif cfg.models:
+        by_name = {e.name: e for e in inference.endpoints}
+        per = [sum(by_name[n].max_concurrency for n in g.endpoints) for g in cfg.models]
+    else:
+        per = [sum(e.max_concurrency for e in inference.endpoints)]
+    return min(MAX_DEFAULT_CONCURRENCY, sum(per))
+
+
+def for_workers(inference: InferenceSettings, workers: int) -> InferenceSettings:
+    """The settings one of `workers` group actors opens its pools with: each endpoint's `max_concurrency`
+    shared out (rounded up), so the K pools together keep each server at about what the config allows."""
+    if workers <= 1:
+        return inference
+    endpoints = [e.model_copy(update={"max_concurrency": max(1, -(-e.max_concurrency // workers))})
+                 for e in inference.endpoints]
+    return inference.model_copy(update={"endpoints": endpoints})
+
+
+_MAXED = ("latency_s_p50", "latency_s_p95")
+
+
+def merge_accounting(snapshots: list[dict[str, Any]]) -> dict[str, Any]:
+    """Several workers' `accounting()` ({group: Accounting.snapshot()}) as one: counts and sums added, the mean
+    latency recomputed, and p50/p95 the largest of the workers' (percentiles do not add; each is exact over its
+    own worker's requests). One snapshot comes back as it is."""
+    if len(snapshots) == 1:
+        return snapshots[0]
+    out: dict[str, Any] = {}
+    for snapshot in snapshots:
+        out = _merged(out, snapshot)
+    return _means(out)
+
+
+def _merged(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    out = dict(a)
+    for key, value in b.items():
+        mine = out.get(key)
+        if isinstance(value, dict):
+            out[key] = _merged(mine if isinstance(mine, dict) else {}, value)
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            if key in _MAXED:
+                out[key] = max(float(mine or 0.0), float(value))
+            else:
+                out[key] = (mine or 0) + value
+        else:
+            out[key] = value
+    return out
+
+
+def _means(node: dict[str, Any]) -> dict[str, Any]:
+    for value in node.values():
+        if isinstance(value, dict):
+            _means(value)
+    if "latency_s_mean" in node:
+        count = node.get("calls", node.get("requests", 0)) or 0
+        node["latency_s_mean"] = round(node.get("latency_s_sum", 0.0) / count, 6) if count else 0.0
+    for key in ("latency_s_sum", *_MAXED):
+        if key in node:
+            node[key] = round(float(node[key]), 6)
+    return node

@@ -290,6 +290,16 @@ class GameReader:
             "variant", "ratio", "offset", "instruction", "parse", "announce", "history", "temperature",
             "max_value", "population") if k in cfg] + [("seed", manifest.get("seed")), ("players", row["players"])]
             + [(f"model group {g}", n) for g, n in groups.items()]))
+        status = _dict(self.read(found, ctx)["_"].get("status"))
+        workers = [w for w in status.get("workers") or [] if isinstance(w, dict)]
+        if len(workers) > 1 or any(w.get("node") != "this machine" for w in workers):
+            # a game on Ray: where its group actors run, and how often each was restarted
+            rows = [{"worker": _int(w.get("worker")) + 1, "node": str(w.get("node")), "host": str(w.get("host")),
+                     "pid": w.get("pid"), "restarts": _int(w.get("restarts"))} for w in workers]
+            blocks.append(rd.table("Workers: the group actors", [
+                ("worker", "actor", "int"), ("node", "node", "text"), ("host", "host", "text"), ("pid", "pid", "int"),
+                ("restarts", "restarts", "int")], rows, key="workers",
+                note="as of the round in play (status.json); a lost actor is restarted and its shard played again"))
         return {**row, "blocks": blocks}
 
 

@@ -1,10 +1,10 @@
 """One round of turns: the players given, the announced state given, their answers back in player order.
 
 Owns a player's turn (its prompt, its call or calls, how the answer is judged) and the round's concurrency.
-`play_round` is the unit a worker in another process would run: it reads nothing but its arguments (the
-players, each one's earlier turns, the settings, the models, the call book) and returns one `Turn` per player
-in the order given, however the calls complete, so a driver can split the players into slices, play them
-anywhere and concatenate the results.
+`play_round` is the unit a worker runs (`workers.GameGroup`, in this process or a group actor): it reads
+nothing but its arguments (the players, each one's earlier turns, the settings, the models, the call book) and
+returns one `Turn` per player in the order given, however the calls complete, so the driver splits the players
+into shards, plays them anywhere and concatenates the results (`workers.play_round_on`).
 
 A turn ends in one of three ways, all counted (`scoring.py`):
 - `ok`: a number in [0, max_value];

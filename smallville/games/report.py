@@ -20,10 +20,10 @@ from typing import Any
 from smallville.errors import ConfigError, SaveError
 from smallville.games import paper, scoring
 from smallville.games.config import GuessSettings
-from smallville.games.game import read_study, score_turns, seed_dir
 from smallville.games.play import Turn
 from smallville.games.roster import seat
 from smallville.games.store import GameSave
+from smallville.games.study import read_study, score_turns, seed_dir
 
 # Student's t, two-sided 95%, by degrees of freedom 1..30 (beyond: the normal's 1.96).
 _T95 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,

@@ -1,7 +1,10 @@
 """`smallville bench games`: one round of 10,000 players through the model pool, in one process.
 
+(Here in `bench/`, not in `games/`: it measures against the stand-ins of `smallville/testing`, which product
+code never imports.)
+
 Figures, against the fake OpenAI-compatible server in a child process (so that it does not share the client's
-interpreter lock), answering every call after 1 s as the stand-ins do (`standin.py`):
+interpreter lock), answering every call after 1 s as the stand-ins do (`games/standin.py`):
 - `round_wall_s`, `calls_per_s`: the round itself (every player's structured call through `ServerPool`, each
   recorded in `calls.jsonl`, the answers committed to the log), as the save's timing records it;
 - `study_wall_s`: the whole `start_study` (seating, save, round, report with its plots); `report_s` the report;
