@@ -29,7 +29,7 @@ from smallville.persist.save import Save
 from smallville.run.control import Control
 from smallville.run.lifecycle import checkpoint
 from smallville.run.progress import Pace, ProgressLine
-from smallville.run.stop import StopFlag, announce_hurry, announce_stop, cancel_thoughts, stop_checkpoint
+from smallville.run.stop import StopFlag, announce_hurry, announce_stop, stop_checkpoint
 
 if TYPE_CHECKING:  # the models are opened (and their modules imported) only by a run that thinks
     from smallville.inference.session import Models
@@ -114,7 +114,7 @@ class _Drive:
             self.stop.requested = self.stop.requested or self.control.stop_requested
         if self.opened is not None and (unable := self.opened.fatal()) is not None:
             await self.checkpoint_quietly()
-            await cancel_thoughts(self.sim)
+            await self.sim.mind.cancel()
             raise unable
         return tick
 
@@ -142,7 +142,7 @@ class _Drive:
         if self.checkpointed != self.sim.tick:
             await stop_checkpoint(self.save, self.sim, self.writer, self.hurry)
         else:  # this tick's checkpoint keeps the thoughts under way as their inputs: no need to wait
-            await cancel_thoughts(self.sim)
+            await self.sim.mind.cancel()
 
     async def checkpoint_quietly(self) -> None:
         """A stop's checkpoint on the way out of a failing run: if even that fails, the one before stands

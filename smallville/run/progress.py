@@ -10,7 +10,7 @@ from collections import Counter
 from typing import Any
 
 from smallville.core.sim import Simulation
-from smallville.run.stop import StopFlag, in_flight
+from smallville.run.stop import StopFlag
 
 
 class Pace:
@@ -56,7 +56,7 @@ class ProgressLine:
         if not self.sim.mind.thinks:
             return ""
         now = time.perf_counter()
-        flying = in_flight(self.sim)
+        flying = self.sim.mind.in_flight()
         self._seen = {j.id: self._seen.get(j.id, now) for j in flying}
         parts = []
         if flying:

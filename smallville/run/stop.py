@@ -8,13 +8,12 @@ import contextlib
 import logging
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
 from tqdm import tqdm
 
-from smallville.core.mind import Thought
 from smallville.core.sim import Simulation
 from smallville.persist.eventlog import LogWriter
 from smallville.persist.save import Save
@@ -75,24 +74,13 @@ async def stop_checkpoint(save: Save, sim: Simulation, writer: LogWriter,
     checkpoint(save, sim, sim.tick, writer.sync())
 
 
-def in_flight(sim: Simulation) -> Sequence[Thought]:
-    """The mind's thoughts under way (none for a mind that does not think with a model)."""
-    return sim.mind.in_flight()
-
-
-async def cancel_thoughts(sim: Simulation) -> None:
-    """Cancel the thoughts still in flight and wait for them to end, so that a run stopping on an error ends
-    quietly (no task left to be destroyed pending, no error nobody retrieved)."""
-    await sim.mind.cancel()
-
-
 def _thoughts(n: int) -> str:
     return f"{n} thought{'s' if n != 1 else ''}"
 
 
 def announce_stop(sim: Simulation) -> None:
     """Say at once what a stop waits for (the first Ctrl-C must never look ignored)."""
-    thinking = len(in_flight(sim))
+    thinking = len(sim.mind.in_flight())
     if not thinking:
         tqdm.write(f"stopping at {sim.clock.label(sim.tick)}: writing a checkpoint", file=sys.stderr)
         return
@@ -102,7 +90,7 @@ def announce_stop(sim: Simulation) -> None:
 
 
 def announce_hurry(sim: Simulation) -> None:
-    thinking = len(in_flight(sim))
+    thinking = len(sim.mind.in_flight())
     what = f"cancelling {_thoughts(thinking)} under way" if thinking else "no thought under way"
     tqdm.write(f"{what}; writing the checkpoint (Ctrl-C again to quit without it and resume from the one "
                "before)", file=sys.stderr)
