@@ -15,10 +15,18 @@ from typing import Any
 import msgspec
 import pytest
 
-from smallville.agents.apply import Applier, Replan
+from smallville.agents.apply import Applier, DigestTalk, Replan
 from smallville.agents.memory import MemoryStream
 from smallville.agents.mind import GenerativeMind
-from smallville.agents.results import BlockResult, DayResult, RateResult, ReflectResult, ReplanResult, TalkResult
+from smallville.agents.results import (
+    BlockResult,
+    DayResult,
+    DigestResult,
+    RateResult,
+    ReflectResult,
+    ReplanResult,
+    TalkResult,
+)
 from smallville.agents.settings import AgentSettings
 from smallville.agents.state import Minds, NewMemory, ResidentMind, starting_places
 from smallville.agents.think import Trace
@@ -64,6 +72,11 @@ OLD_RESULTS: dict[str, dict[str, Any]] = {
 }
 
 
+_ADDED: dict[str, dict[str, Any]] = {"block": {"states": [], "states_memo": [], "spares": []},
+                                     "day": {"status": "", "agenda": []},
+                                     "reflect": {"items": []}}
+
+
 def test_old_shape_results_decode_into_the_typed_structs_and_encode_back_to_the_same_fields() -> None:
     address = "Testville:House:bedroom"
     old = {**OLD_RESULTS, "block": _old_block(address),
@@ -75,11 +88,15 @@ def test_old_shape_results_decode_into_the_typed_structs_and_encode_back_to_the_
         job = Job.from_dict(_old_job(i, kind, ADA, result))
         assert type(job.result) is types[kind]
         saved = job.to_dict()
-        # the same fields as before, plus the kind's tag (nested too: a day's first block is a block result)
+        # the same fields as before, plus the kind's tag (nested too: a day's first block is a block result),
+        # plus the fields added since, at their defaults (a block's object states, a day's morning status and
+        # agenda, a reflection's rated insights: issue 13)
         tagged = json.loads(json.dumps(saved["result"]))
         assert tagged.pop("kind") == kind
         if kind == "day":
             assert tagged["first"].pop("kind") == "block"
+            assert {k: tagged["first"].pop(k) for k in set(tagged["first"]) - set(result["first"])} == _ADDED["block"]
+        assert {k: tagged.pop(k) for k in set(tagged) - set(result)} == _ADDED.get(kind, {})
         assert tagged == result
         assert Job.from_dict(json.loads(json.dumps(saved))).result == job.result
     day = Job.from_dict(_old_job(9, "day", ADA, old["day"])).result
@@ -195,21 +212,32 @@ def _awake(m: ResidentMind) -> None:
     m.asleep, m.day0 = False, 0
 
 
-def test_a_talk_that_mattered_comes_back_as_a_replan_for_the_scheduler_not_a_call(
+def test_a_talk_that_changes_today_comes_back_as_a_replan_for_the_scheduler_not_a_call(
         small_town: tuple[Path, Path]) -> None:
+    """Since issue 13 a talk is rated by its digest (memo, planning thought, importance), and the planning
+    thought, not the transcript, decides whether today changes and is the re-plan's reason."""
     town, residents = _world(small_town)
     minds = _minds(town, residents, replan_importance=5)
     apply, sim = Applier(minds), _FakeSim(town)
     _awake(minds[ADA])
-    said = NewMemory("Conversation with Bob Builder. Bob: come to the party!", "chat", "conversation", 4, BOB,
+    said = NewMemory("Conversation with Bob Builder. Bob: come to the party tonight!", "chat", "conversation", 4, BOB,
                      (), 8, [0.5] * DIM)
-    job = Job(0, "rate", ADA, (), 0, 5, {}, Trace(0), {}, result=RateResult([said]))
+    memo = NewMemory("Ada Lovelace noted after talking with Bob Builder: Bob has a party tonight", "thought", "memo",
+                     4, BOB, (-1,), 8, [0.5] * DIM)
+    plan = NewMemory("For Ada Lovelace's planning: I will go to Bob's party tonight", "thought", "planning", 4, BOB,
+                     (-2,), 8, [0.5] * DIM)
+    took = DigestResult(BOB, "Bob has a party tonight", "I will go to Bob's party tonight", "today", 8,
+                        [said, memo, plan])
+    job = Job(0, "digest", ADA, (), 0, 5, {}, Trace(0), {}, result=took)
     sim_view: SimOps = sim
-    assert apply.job(sim_view, job, 5) == [Replan(ADA, f"after talking with {BOB}: {said.description}")]
+    assert apply.job(sim_view, job, 5) == [Replan(ADA, f"after talking with {BOB}: I will go to Bob's party tonight")]
     remembered = [e for e in sim.emitted if isinstance(e, ev.Remember)]
-    assert [r.text for r in remembered] == [said.description]
-    # a dull one calls for nothing
-    dull = Job(1, "rate", ADA, (), 0, 5, {}, Trace(0), {}, result=RateResult([
+    assert [r.text for r in remembered] == [said.description, memo.description, plan.description]
+    assert [r.evidence for r in remembered] == [(), (0,), (0,)]  # both cite the transcript stored before them
+    # one for another day, or a dull one, calls for nothing today
+    later = DigestResult(BOB, "a party on Friday", "I will go on Friday", "another day", 8, [])
+    assert apply.job(sim_view, Job(1, "digest", ADA, (), 0, 5, {}, Trace(0), {}, result=later), 5) == []
+    dull = Job(2, "rate", ADA, (), 0, 5, {}, Trace(0), {}, result=RateResult([
         NewMemory("Bob Builder is cooking", "event", "observation", 4, BOB, (), 2, [0.5] * DIM)]))
     assert apply.job(sim_view, dull, 5) == []
 
@@ -224,7 +252,8 @@ def test_a_talk_interrupts_both_residents_through_the_sim_and_schedules_their_li
     talk = TalkResult("yes", "old friends", [(ADA, "Hello Bob!", False), (BOB, "Hi Ada.", True)])
     job = Job(0, "talk", ADA, (ADA, BOB), 0, 5, {"other": BOB, "where": ""}, Trace(0), {}, result=talk)
     minds[ADA].readers = minds[BOB].readers = 1
-    assert apply.job(sim, job, 5) == []
+    # each side is handed its digest of the talk, for the scheduler to start (issue 13)
+    assert [f.talked.me for f in apply.job(sim, job, 5) if isinstance(f, DigestTalk)] == [ADA, BOB]
     assert sim.interrupted == [ADA, BOB]
     assert [type(e).__name__ for e in sim.emitted][:2] == ["Converse", "Say"]
     assert apply.decide(ADA, 5).action == f"talking with {BOB}"

@@ -61,9 +61,13 @@ def test_the_loop_with_the_economy_profile(tmp_path: Path, small_town, embedder)
     def calls(out: Path) -> int:
         return len((out / "calls.jsonl").read_text(encoding="utf-8").splitlines())
 
+    from agents_kit import SCENARIO
+
     full, lean = tmp_path / "full", tmp_path / "lean"
-    run(agent_settings(small_town, replan_importance=2, talk_cooldown_minutes=30), full, 16, lm=ScriptedModel(),
-        embedder=embedder)
+    settings = agent_settings(small_town, replan_importance=2, talk_cooldown_minutes=30)
+    # news for today: since issue 13 a talk re-plans today only when its planning thought is about today
+    (small_town[1].parent / "scenario.toml").write_text(SCENARIO.replace("on Saturday", "this afternoon"))
+    run(settings, full, 16, lm=ScriptedModel(), embedder=embedder)
     # open choices in both: the scripted model's answers (and so who meets whom) follow its prompts, and the
     # closed ones would change the day itself; this compares how often the two think
     run(agent_settings(small_town, economy="on", choices="open", talk_cooldown_minutes=30), lean, 16,

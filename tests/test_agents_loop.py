@@ -38,6 +38,9 @@ def test_a_day_of_plans_talk_memories_and_reflections(tmp_path: Path, small_town
         assert {"day", "hourly", "actions"} <= levels
         acts = [e for e in events(out, "act", who=who) if e["action"] != "sleeping"]
         assert len(acts) > 20, f"{who} barely did anything: {acts[:3]}"
+        # it observes its own action whenever that changes (issue 13: "Ada Lovelace is busy: ...")
+        own = events(out, "memory", who=who, tag="observation", subject=who)
+        assert len(own) > 10 and all(e["text"].startswith(f"{who} is ") for e in own)
         # every action's place is a real address of the map
         sim = result["sim"]
         for act in acts:
@@ -73,7 +76,10 @@ def test_news_travels_in_conversation(tmp_path: Path, small_town, embedder) -> N
     seeded = events(out, "memory", who="Ada Lovelace", tag="seed")
     assert len(seeded) == 1 and fact.carried_by(seeded[0]["text"])
     heard = [m for m in events(out, "memory", who="Bob Builder") if fact.carried_by(m["text"])]
-    assert heard and all(m["tag"] == "conversation" for m in heard)
+    # heard in a talk first; since issue 13 what Bob took from it (his memo, his planning thought) and what
+    # he later made of it (reflections) carry it too
+    assert heard and heard[0]["tag"] == "conversation"
+    assert {m["tag"] for m in heard} <= {"conversation", "memo", "planning", "reflection"}
     # `smallville inspect` tells how far the news went, from the log alone
     minds = summarize(Save.open(out))["minds"]
     assert minds["facts"] == {"kites": ["Ada Lovelace", "Bob Builder"]}
@@ -178,9 +184,14 @@ def test_faults_never_stop_the_day(tmp_path: Path, small_town, embedder) -> None
 
 
 def test_a_talk_that_matters_changes_the_plan(tmp_path: Path, small_town, embedder) -> None:
+    from agents_kit import SCENARIO
+
     out = tmp_path / "react"
-    run(agent_settings(small_town, replan_importance=2, talk_cooldown_minutes=30), out, 16, lm=ScriptedModel(),
-        embedder=embedder)
+    settings = agent_settings(small_town, replan_importance=2, talk_cooldown_minutes=30)
+    # Since issue 13 the talk's planning thought decides whether today changes: news for Saturday goes on a
+    # later day's plan, so here the festival is this afternoon
+    (small_town[1].parent / "scenario.toml").write_text(SCENARIO.replace("on Saturday", "this afternoon"))
+    run(settings, out, 16, lm=ScriptedModel(), embedder=embedder)
     replans = [e for e in events(out, "plan", level="hourly") if e["reason"].startswith("after talking with")]
     assert replans, "no conversation made anyone re-plan"
     for plan in replans:

@@ -147,14 +147,17 @@ def test_cascade_plot_of_a_forest_and_of_news_that_went_nowhere(tmp_path) -> Non
         assert p.read_bytes()[:4] == b"\x89PNG" and p.stat().st_size > 5_000
 
 
-def test_a_long_memory_is_shown_around_the_news() -> None:
-    from smallville.eval.ask import excerpt
-
-    talk = "Conversation with Isabella at the cafe. " + "We talked about the weather. " * 8 + \
-        "Isabella: I am hosting a Valentine's Day party on the 14th. Maria: I will come."
-    shown = excerpt(talk, ["valentine", "party"])
-    assert len(shown) <= 160 and "Valentine's Day party" in shown and shown.startswith("…")
-    assert excerpt(talk, ["mayor"]).startswith("Conversation with Isabella") and excerpt("short", ["x"]) == "short"
+def test_a_memo_of_a_talk_credits_the_partner_when_the_transcript_does_not_carry_the_fact() -> None:
+    """The memo a resident wrote of a talk can carry the news where no line did (a paraphrase): it was told
+    by the partner, not raised by itself (issue 13)."""
+    log = in_order([
+        ev.Remember(0, A, 0, "thought", "seed", PARTY.memory, 8),
+        *talk(100, 1, A, B, [(A, "Come to my do on the 14th!"), (B, "Sure, I will.")]),
+        ev.Remember(100, B, 102, "thought", "memo", "Ben Birch noted after talking with Ann Ash: Ann invited me to "
+                    "her Valentine's party", 7, (101,), A),
+    ])
+    held = spread.holdings(log, PARTY)
+    assert (held[B].tag, held[B].source) == ("memo", A)
 
 
 def test_fact_ids_name_files_so_they_are_checked(tmp_path) -> None:
@@ -168,9 +171,10 @@ def test_fact_ids_name_files_so_they_are_checked(tmp_path) -> None:
         load_scenario(path, [A])
 
 
-def test_an_answer_that_says_yes_outright_wins_over_a_contradicting_label() -> None:
-    """A small model labelled its own "yes" as "no" (seen on the embedded model): the answer is what the
-    resident said, so it counts as a yes, and the relabelling is recorded."""
+def test_answers_are_labelled_as_said_and_the_evaluator_labels_the_rest() -> None:
+    """Each news question is the chat's interview; an answer that begins "yes" or "no" says so, the others
+    are labelled by the evaluator's call, which sees only the questions and the answers (issue 13; before,
+    the resident labelled its own answers and a small model contradicted itself)."""
     import asyncio
     import json as json_
 
@@ -180,10 +184,17 @@ def test_an_answer_that_says_yes_outright_wins_over_a_contradicting_label() -> N
     from smallville.eval.ask import interview_resident, stated
     from smallville.world.scenario import RelationshipQuestion, Scenario
 
-    class Contrary:
+    class Told:
+        def __init__(self, answer: str) -> None:
+            self.answer, self.labelled = answer, []
+
         async def complete_model(self, messages, answer_model, options):
-            if answer_model.__name__ == "NewsAnswers":
-                raw = {"answers": [{"answer": "Yes, Ann told me.", "heard": "no"}]}
+            title = answer_model.model_json_schema()["title"]
+            if title == "InterviewAnswer":
+                raw: dict = {"answer": self.answer}
+            elif title == "HeardLabels":
+                self.labelled.append(messages[-1].content)
+                raw = {"heard": ["yes"]}
             else:
                 raw = {"known": [1]}
             return answer_model.model_validate_json(json_.dumps(raw))
@@ -197,9 +208,12 @@ def test_an_answer_that_says_yes_outright_wins_over_a_contradicting_label() -> N
     scenario = Scenario(name="s", facts=[PARTY], relationship_question=RelationshipQuestion(template="{name}?"))
     ben = Resident(name=B, age=30, home=("h", "a"), spawn=(0, 0), relationships={A: "friend"})
     memories = [e for e in LOG if isinstance(e, ev.Remember) and e.who == B]
-    got = asyncio.run(interview_resident(Contrary(), Flat(), ben, scenario, memories, [], [A, B], 600, 10,
-                                         PAPER_WEIGHTS))
-    verdict = got.facts["party"]
-    assert verdict.said and verdict.relabelled and verdict.label == "aware"
-    assert got.people[A].label == "aware"  # his persona knows Ann
+    for answer, judged in (("Yes, Ann told me.", False), ("Ann told me about it at the cafe.", True)):
+        lm = Told(answer)
+        got = asyncio.run(interview_resident(lm, Flat(), ben, scenario, memories, [], [A, B], 600, 10,
+                                             PAPER_WEIGHTS))
+        verdict = got.facts["party"]
+        assert verdict.said and verdict.judged == judged and verdict.label == "aware"
+        assert len(lm.labelled) == judged and all(answer in text and "Valentine" in text for text in lm.labelled)
+        assert got.people[A].label == "aware"  # his persona knows Ann
     assert stated("2. No.") is False and stated("Nobody told me") is None and stated("1. Yes.") is True

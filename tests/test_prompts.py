@@ -69,19 +69,27 @@ def test_every_prompt_is_short(isabella: Resident) -> None:
                                ["Hobbs Cafe", "Harvey Oak Supply Store", "Johnson Park", "Isabella's apartment"],
                                here="Hobbs Cafe"), 100),
         ("object_state", place.render_object_state(isabella.name, "make an espresso", "coffee machine"), 60),
-        ("react", social.render_react(isabella, 600, "serving customers", "Klaus Mueller is entering", MEMORIES), 180),
+        # up to 10 memories within 150 tokens (issue 13: a budget of tokens, no longer 5 cut at 140 characters)
+        ("react", social.render_react(isabella, 600, "serving customers", "Klaus Mueller is entering", MEMORIES), 210),
         ("turn", social.render_turn(isabella, "Klaus Mueller", [("Klaus Mueller", "Hello there! " * 10)] * 9,
                                     relation="a regular", memories=MEMORIES, situation="at Hobbs Cafe"), 380),
         ("questions", rf.render_questions(isabella.name, MEMORIES * 3), 450),
         ("insights", rf.render_insights(isabella.name, "What is Isabella busy with?", CANDIDATES), 220),
         ("interview", social.render_interview(isabella, "Who is running for mayor?", MEMORIES * 2), 280),
+        # the whole talk, every line whole (where its point is kept: issue 13), and the day's plan in a line
+        ("digest", social.render_digest(isabella, "Klaus Mueller", [("Klaus Mueller", "Hello there! " * 15)] * 10,
+                                        situation="Monday February 13, 08:10, at Hobbs Cafe: cafe",
+                                        plans="A busy day at the cafe. " * 12), 700),
+        ("interview_turns", social.render_interview(isabella, "Who is running for mayor?", MEMORIES * 2,
+                                                    earlier=[("What is new? " * 10, "Nothing much. " * 20)] * 5),
+         700),
     ]
     for name, messages, budget in budgets:
         assert messages and all(isinstance(m, Message) and m.content for m in messages), name
         assert approx_tokens(messages) <= budget, (name, approx_tokens(messages))
-    # only what is passed in: at most 5 memories in a turn, 6 transcript lines
+    # only what is passed in: at most 10 memories in a turn (within its token budget: issue 13), 6 lines
     turn = budgets[8][1][-1].content
-    assert turn.count("Klaus Mueller: ") == social.TRANSCRIPT_LINES and "6. " not in turn
+    assert turn.count("Klaus Mueller: ") == social.TRANSCRIPT_LINES and "8. " in turn and "11. " not in turn
 
 
 def test_persona_is_two_or_three_lines(isabella: Resident) -> None:
@@ -325,9 +333,14 @@ def test_reflection_questions() -> None:
 
 def test_insight_evidence_is_restricted_to_the_candidates() -> None:
     model = rf.answer_model(CANDIDATES)
-    model.model_validate({"insights": [{"insight": "Isabella is planning a party", "evidence": [45, 40]}]})
+    # each insight comes rated (1-10): it enters the stream without a rating call of its own
+    model.model_validate({"insights": [{"insight": "Isabella is planning a party", "evidence": [45, 40],
+                                        "importance": 7}]})
     with pytest.raises(ValidationError):
-        model.model_validate({"insights": [{"insight": "Isabella is planning a party", "evidence": [7]}]})
+        model.model_validate({"insights": [{"insight": "Isabella is planning a party", "evidence": [7],
+                                            "importance": 7}]})
+    with pytest.raises(ValidationError):  # unrated
+        model.model_validate({"insights": [{"insight": "Isabella is planning a party", "evidence": [45]}]})
     loose = rf.Insights.model_construct(insights=[
         rf.Insight.model_construct(insight="Isabella is planning a party", evidence=[45, 99, 45]),
         rf.Insight.model_construct(insight="Klaus works hard", evidence=[3]),  # no candidate cited: dropped
@@ -344,6 +357,24 @@ def test_insight_fallback_cites_the_top_candidates() -> None:
     assert isinstance(fb, rf.answer_model(CANDIDATES))
     got = rf.check_insights(fb, CANDIDATES)
     assert got.insights[0].evidence == [40, 41] and FALLBACKS["reflection_insights"] == 1
+    # several questions in one call: one thought a question, each naming its question
+    asked = ["What is Isabella busy with?", "Who is Klaus?"]
+    many = rf.check_insights(rf.fallback_insights("Isabella Rodriguez", asked, CANDIDATES), CANDIDATES, questions=2)
+    assert [i.question for i in many.insights] == [1, 2] and "Klaus" in many.insights[1].insight
+
+
+def test_insights_for_several_questions_in_one_call_keep_five_each() -> None:
+    model = rf.answer_model(CANDIDATES, 5, 3)
+    with pytest.raises(ValidationError):  # which question it answers is part of the answer
+        model.model_validate({"insights": [{"insight": "x y z", "evidence": [40], "importance": 5}]})
+    loose = rf.Insights.model_construct(insights=[
+        rf.Insight.model_construct(insight=f"insight {q} {k}", evidence=[40 + k % 8], importance=6, question=q)
+        for q in (1, 2, 3, 9) for k in range(7)])
+    got = rf.check_insights(loose, CANDIDATES, 5, questions=3)
+    per = [sum(i.question == q for i in got.insights) for q in (1, 2, 3)]
+    assert per == [5, 5, 5]  # at most 5 a question; a question out of range counts as the first (full)
+    prompt = rf.render_insights("Isabella Rodriguez", ["Q one?", "Q two?", "Q three?"], CANDIDATES)[0].content
+    assert "1. Q one?" in prompt and "For each question, what 5 high-level insights" in prompt
 
 
 # -- ask: call, check, fall back ------------------------------------------------------------------------

@@ -33,6 +33,11 @@ except EmbeddedServerError:
 MEMORIES = ["Isabella is setting up tables at Hobbs Cafe", "Klaus Mueller said he is writing a research paper",
             "Isabella invited Maria Lopez to the Valentine's Day party", "Sam Moore is running for mayor"]
 CANDIDATES = list(zip(range(10, 14), MEMORIES, strict=True))
+USES = [("make an espresso", "coffee machine"), ("wipe the tables", "cafe customer seating")]
+QUESTIONS = ["What is Isabella busy with?", "Who does Isabella see at the cafe?"]
+TALK = [("Klaus Mueller", "Good morning Isabella! Busy day?"),
+        ("Isabella Rodriguez", "Yes! I'm throwing a Valentine's Day party at Hobbs Cafe on the 14th at 5 pm. Come!"),
+        ("Klaus Mueller", "I would love to. See you there!")]
 
 
 @pytest.fixture(scope="module")
@@ -88,6 +93,22 @@ def test_every_step_ends_in_a_valid_answer(server: EmbeddedServer) -> None:
          lambda c: all(set(i.evidence) <= {10, 11, 12, 13} for i in c.insights)),
         (social.INTERVIEW, social.render_interview(r, "Who is running for mayor?", MEMORIES),
          social.InterviewAnswer, social.check_interview, social.fallback_interview, lambda c: bool(c.answer)),
+        (social.DIGEST, social.render_digest(r, "Klaus Mueller", TALK, situation="Monday February 13, 08:10"),
+         social.Digest, lambda a: social.check_digest(a, TALK), lambda: social.fallback_digest("Klaus Mueller", TALK),
+         lambda c: bool(c.memo) and c.when in social.WHEN and 1 <= c.importance <= 10),
+        # issue 13: the morning's status, the decision to react, a block's object states, and several
+        # reflection questions' insights in one call (each naming its question)
+        (pl.STATUS, pl.render_status(r, "Tuesday February 14", MEMORIES), pl.Status, pl.check_status,
+         lambda: pl.fallback_status(r), lambda c: bool(c.currently)),
+        (pl.REACTION, pl.render_reaction(r, 600, "serving customers", "the coffee machine is on fire", MEMORIES[:2]),
+         pl.ReactDecision, lambda a: pl.check_reaction(a, "the coffee machine is on fire"), pl.fallback_reaction,
+         lambda c: c.react in ("yes", "no") and bool(c.what)),
+        (place.states_step(2), place.render_object_states(r.name, USES), place.states_model(2),
+         lambda a: place.check_object_states(a, USES), lambda: place.fallback_object_states(USES),
+         lambda c: len(c.states) == 2 and all(c.states)),
+        (rf.insights_step(6), rf.render_insights(r.name, QUESTIONS, CANDIDATES, 3), rf.answer_model(CANDIDATES, 3, 2),
+         lambda a: rf.check_insights(a, CANDIDATES, 3, 2), lambda: rf.fallback_insights(r.name, QUESTIONS, CANDIDATES),
+         lambda c: all(i.question in (1, 2) and set(i.evidence) <= {10, 11, 12, 13} for i in c.insights)),
     ]
     settings = InferenceSettings(
         endpoints=[EndpointSettings(name="embedded", base_url=server.base_url, model=server.model,  # type: ignore[arg-type]
@@ -127,10 +148,13 @@ def test_closed_choices_on_the_embedded_model(server: EmbeddedServer) -> None:
             hourly = pl.hourly(r, plan, choices="closed")
             turn = social.turn(r, "Klaus Mueller", [], memories=MEMORIES[3:], choices="closed")
             block = pl.decompose(r, plan.spans[1], choices="closed")
+            took = social.digest(r, "Klaus Mueller", TALK, situation="Monday February 13, 08:10", choices="closed")
             return [(plan, status), *[await ask(pool, p.step, p.messages, p.answer, p.check, p.fallback, seed=2)
-                                      for p in (hourly, turn, block)]]
+                                      for p in (hourly, turn, block, took)]]
 
-    (plan, plan_status), (sched, _), (line, line_status), (steps, _) = asyncio.run(run())
+    (plan, plan_status), (sched, _), (line, line_status), (steps, _), (memo, memo_status) = asyncio.run(run())
+    # the closed digest picks one of the talk's lines as said, so whatever it picks is kept whole
+    assert memo_status == "ok" and any(memo.memo.endswith(text) for _, text in TALK), memo
     assert plan_status == "ok", "the embedded server refused or broke the day plan's enum grammar"
     offered = {o for s in pl.day_choices(r, MEMORIES[2:3]) for o in s.options} | {"wake up and get ready"}
     assert {s.activity for s in plan.spans} <= offered

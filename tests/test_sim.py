@@ -110,9 +110,57 @@ def test_a_shared_bed_stays_in_use_until_both_are_up(small_town: tuple[Path, Pat
     for _ in range(3 * 360 * 3):  # to 09:00
         changes += [(e.t, e.state) for e in sim.step() if getattr(e, "at", None) == bed and not isinstance(e, Act)]
     wake_bob, wake_ada = 6 * 360 + 180, 7 * 360  # 06:30 and 07:00
-    assert changes[0] == (0, "sleeping")
+    # in use from the first arrival in bed (one step from the spawn tile), not from the start of the walk
+    assert changes[0] == (1, "sleeping")
     assert changes[1][1] == "idle" and changes[1][0] == wake_ada  # not at Bob's 06:30
     assert wake_bob < wake_ada
+
+
+def test_an_object_is_in_use_from_arrival_and_a_latecomer_is_asked_again(small_town: tuple[Path, Path]) -> None:
+    """The walk to an object does not make it busy; whoever arrives second while it is used ends its
+    activity there and its mind is asked again at once (the routine mind carries on, sharing it)."""
+    from mapkit import TownSpec, write_town
+
+    from smallville.core.events import ObjectState
+    from smallville.core.mind import Activity, Thoughtless
+
+    spec = TownSpec()
+    spec.objects = [o if o[2] != "cooking area" else ("House", "kitchen", "stove", (5, 1, 1, 1)) for o in spec.objects]
+    tmx, people = write_town(small_town[0].parent / "one-stove", spec)
+    town = load_town(tmx)
+    residents = load_residents(people, town)
+    stove = "Testville:House:kitchen:stove"  # one tile: one cook at a time
+    asked: list[tuple[str, int]] = []
+
+    class Cooks(Thoughtless):
+        """Both residents cook at the stove from tick 0; asked again, they wait in the kitchen."""
+
+        def decide(self, who: str, tick: int) -> Activity:
+            asked.append((who, tick))
+            if tick == 0:
+                return Activity("cooking", stove, "🍳", 500, state="simmering")
+            return Activity("waiting for the stove", stove.rsplit(":", 1)[0], "⏳", 600)
+
+        def bind(self, rng_for: object) -> None:
+            pass
+
+        def state(self) -> dict[str, object]:
+            return {}
+
+        def load_state(self, state: object) -> None:
+            pass
+
+    sim = Simulation(town, residents, seed=1, mind=Cooks())  # type: ignore[arg-type]
+    events = [e for _ in range(200) for e in sim.step()]
+    walks = {e.who: len(e.path) for e in events if isinstance(e, Walk) and e.to == stove}
+    nearer, farther = sorted(walks, key=walks.__getitem__)
+    used = [e for e in events if isinstance(e, ObjectState) and e.at == stove]
+    # in use from the nearer one's arrival (its path's last tile), not from tick 0
+    assert [(e.t, e.state) for e in used] == [(walks[nearer] - 1, "simmering")]
+    # the other arrives to a stove in use: asked again at once, on its arrival, and waits
+    assert [(who, t) for who, t in asked if t > 0] == [(farther, walks[farther] - 1)]
+    assert sim.agent(farther).action == "waiting for the stove" and sim.agent(farther).using == ""
+    assert sim.agent(nearer).using == stove
 
 
 def test_stream_draws_are_in_range_and_roughly_uniform() -> None:

@@ -2,7 +2,12 @@
 
 Owns the paper's interview (Park et al. 2023, 6.1): the question is embedded, the resident's stream is
 searched with the paper's retrieval (recency, importance, relevance) without marking anything accessed,
-and the answer may draw only on what was retrieved. It works on a live mind or on a resident as it was at
+and the answer may draw only on what was retrieved (a talk shown as the memo the resident wrote of it, a
+long memory fitted to the question: `MemoryStream.shown`, `prompts.common.fit_memories`) and on what its
+persona says of the people the question names. The earlier turns of the same interview are shown with a
+question (the chat's interviews are conversations). The viewer's chat and the evaluation ask through these
+same functions (`interview`; `interview_people`, the names question asked of many people at once), so the
+evaluation sees nothing the chat would not. It works on a live mind or on a resident as it was at
 any moment of a saved run (`stream_as_of`: the memories made up to then, rebuilt from the log, last
 accessed when the log says they were retrieved), which is what lets the replay interview the past.
 
@@ -17,13 +22,14 @@ into nonsense only gets a nonsense answer (checked like every answer, with a def
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from smallville.agents.memory import MemoryStream, RetrievalWeights
+from smallville.agents.memory import MemoryStream, RetrievalHit, RetrievalWeights
 from smallville.agents.prompts import ask, social
 from smallville.agents.prompts.common import clean_typed
 from smallville.core.events import Remember
@@ -51,10 +57,11 @@ class Answer:
     answer: str
     memories: list[tuple[int, str, float]] = field(default_factory=list)  # (id, text, score) retrieved
     fallback: str = ""  # why the default answer was given, if it was
+    earlier: int = 0  # earlier turns of the same interview shown with the question
 
     def to_dict(self) -> dict[str, Any]:
         return {"who": self.who, "t": self.tick, "question": self.question, "answer": self.answer,
-                "memories": [list(m) for m in self.memories], "fallback": self.fallback}
+                "memories": [list(m) for m in self.memories], "fallback": self.fallback, "earlier": self.earlier}
 
 
 def stream_as_of(memories: Sequence[Remember], accesses: Iterable[tuple[int, Sequence[int]]],
@@ -74,26 +81,72 @@ def stream_as_of(memories: Sequence[Remember], accesses: Iterable[tuple[int, Seq
     return stream
 
 
+def known_named(resident: Resident, text: str) -> list[str]:
+    """What the persona says of the people `text` names (full name, or a first name no other acquaintance
+    has), as 'Klaus Mueller: a regular at the cafe': what the resident knows of them without recalling
+    anything, as its talk prompts show it. The chat and the evaluation see the same."""
+    ties = resident.relationships
+    firsts = [n.split()[0] for n in ties if n.split()]
+    lower = text.lower()
+    named = [n for n in ties if n.lower() in lower or (
+        n.split() and firsts.count(n.split()[0]) == 1 and re.search(rf"\b{re.escape(n.split()[0])}\b", text))]
+    return [f"{n}: {ties[n]}" for n in named]
+
+
+async def _recall(embedder: Embedder, stream: MemoryStream, queries: Sequence[str], tick: int,
+                  weights: RetrievalWeights, k: int) -> tuple[list[RetrievalHit], str]:
+    """The memories that come to mind for each query (the paper's retrieval, nothing marked accessed),
+    merged best first, each once; and why nothing came, if recall failed."""
+    if not len(stream) or not queries:
+        return [], ""
+    try:
+        vectors = await embedder.embed(list(queries))
+    except InferenceError as exc:
+        return [], f"recall failed: {exc}"
+    hits: dict[int, RetrievalHit] = {}
+    for vector in vectors:
+        for hit in stream.retrieve(vector, tick, k, weights, touch=False):
+            if hit.memory.id not in hits or hit.score > hits[hit.memory.id].score:
+                hits[hit.memory.id] = hit
+    return sorted(hits.values(), key=lambda h: (-h.score, -h.memory.id)), ""
+
+
 async def interview(lm: LanguageModel, embedder: Embedder, resident: Resident, stream: MemoryStream,
                     question: str, tick: int, weights: RetrievalWeights, *, seed: int = 0,
-                    k: int = RETRIEVE_K) -> Answer:
-    """Ask `resident` a question at `tick`; the stream is only read."""
+                    k: int = RETRIEVE_K, earlier: Sequence[tuple[str, str]] = (),
+                    budget: int = social.INTERVIEW_MEMORY_TOKENS) -> Answer:
+    """Ask `resident` a question at `tick`; the stream is only read. `earlier`: the (question, answer)
+    turns of this interview so far, shown with it (the chat's multi-turn interview)."""
     question = clean_question(question)
-    hits = []
-    reason = ""
-    if len(stream):
-        try:
-            vector = (await embedder.embed([question]))[0]
-            hits = stream.retrieve(vector, tick, k, weights, touch=False)
-        except InferenceError as exc:
-            reason = f"recall failed: {exc}"
-    texts = [h.memory.description for h in hits]
-    got, status = await ask(lm, social.INTERVIEW, social.render_interview(resident, question, texts),
-                            social.InterviewAnswer, social.check_interview,
+    hits, reason = await _recall(embedder, stream, [question], tick, weights, k)
+    shown = stream.shown(h.memory for h in hits)
+    messages = social.render_interview(resident, question, shown, earlier=earlier,
+                                       people=known_named(resident, question), budget=budget)
+    got, status = await ask(lm, social.INTERVIEW, messages, social.InterviewAnswer, social.check_interview,
                             lambda: social.fallback_interview(reason or "no usable answer"), seed=seed)
     if status == "fallback" and not reason:
         reason = "no usable answer"
     # check_interview (or the fallback) leaves at least two ASCII letters, which cleaning keeps
     answer = clean_typed(got.answer, 2 * MAX_QUESTION).strip()
     return Answer(resident.name, tick, question, answer,
-                  [(h.memory.id, h.memory.description, round(h.score, 4)) for h in hits], reason)
+                  [(h.memory.id, h.memory.description, round(h.score, 4)) for h in hits], reason, len(earlier))
+
+
+async def interview_people(lm: LanguageModel, embedder: Embedder, resident: Resident, stream: MemoryStream,
+                           question: str, people: Sequence[str], tick: int, weights: RetrievalWeights, *,
+                           seed: int = 0, k: int = 3, budget: int = social.INTERVIEW_MEMORY_TOKENS
+                           ) -> tuple[set[str], str]:
+    """The same interview asked of several people at once ("Do you know of <name>?" for each): what comes
+    to mind for each name (`k` memories each), what the persona says of them, and the people it says it
+    knows of, picked from the list. Returns (those picked, why the default was given, if it was)."""
+    hits, reason = await _recall(embedder, stream, list(people), tick, weights, k)
+    shown = stream.shown(h.memory for h in hits)
+    n = len(people)
+    messages = social.render_interview(resident, question, shown, people=known_named(resident, " ".join(people)),
+                                       budget=budget, among=people)
+    picked, status = await ask(lm, social.INTERVIEW, messages, social.known_people_model(n),
+                               lambda a: social.check_known(a, n),
+                               lambda: social.fallback_known(n, reason or "no usable answer"), seed=seed)
+    if status == "fallback" and not reason:
+        reason = "no usable answer"
+    return {people[i - 1] for i in sorted(picked)}, reason

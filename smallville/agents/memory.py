@@ -74,6 +74,12 @@ _LOG_DECAY = math.log(DECAY_PER_HOUR)
 #: Summed importance since the last reflection that triggers the next one (paper; their 25-agent run used 250).
 REFLECTION_THRESHOLD = 150
 STATE_FORMAT = 1
+#: Tags of the two thoughts a resident keeps of each talk it held (Park et al.'s "memo" and "planning"
+#: thoughts, `smallville.agents.converse.digest`), each citing the talk's transcript as its evidence.
+TALK_MEMO = "memo"
+TALK_PLAN = "planning"
+#: Tags whose importance does not add to the reflection trigger (see `MemoryStream.add`).
+_NOT_COUNTED = frozenset(("reflection", TALK_MEMO, TALK_PLAN))
 
 
 @dataclass(slots=True)
@@ -166,6 +172,7 @@ class MemoryStream:
         self.tick_seconds = tick_seconds
         self._memories: list[Memory] = []
         self._by_subject: dict[str, list[int]] = {}
+        self._memo_of: dict[int, int] = {}  # a talk's transcript id -> the id of the memo that sums it up
         self._since_reflection = 0
         capacity = max(1, capacity)
         self._vecs = np.zeros((capacity, dim), dtype=np.float32)
@@ -209,10 +216,12 @@ class MemoryStream:
             counts_toward_reflection: bool | None = None) -> Memory:
         """Append a memory with its embedding; it is last accessed when created.
 
-        `counts_toward_reflection` defaults to "everything but reflections": the paper sums the importance
-        of what the resident perceives and thinks, and letting insights feed the trigger would chain
-        reflections off reflections. Bad input (unknown kind, importance outside 1-10, evidence that is
-        not an earlier memory, a vector of the wrong size) is a caller bug and raises ValueError.
+        `counts_toward_reflection` defaults to "everything but reflections, and a talk's memo and planning
+        thought": the paper sums the importance of what the resident perceives and thinks, and letting
+        insights feed the trigger would chain reflections off reflections; a talk's two thoughts restate the
+        talk, which counts already (rated with it, they would weigh each talk three times). Bad input
+        (unknown kind, importance outside 1-10, evidence that is not an earlier memory, a vector of the
+        wrong size) is a caller bug and raises ValueError.
         """
         if kind not in _KIND_CODE:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
@@ -231,7 +240,7 @@ class MemoryStream:
         self._grow(new_id + 1)
         memory = Memory(new_id, kind, tag, description, int(created), int(created), int(importance), cited, subject)
         self._store(memory, vec)
-        if counts_toward_reflection if counts_toward_reflection is not None else tag != "reflection":
+        if counts_toward_reflection if counts_toward_reflection is not None else tag not in _NOT_COUNTED:
             self._since_reflection += memory.importance
         return memory
 
@@ -257,6 +266,35 @@ class MemoryStream:
         self._kind[i] = _KIND_CODE[memory.kind]
         if memory.subject is not None:
             self._by_subject.setdefault(memory.subject, []).append(i)
+        if memory.tag == TALK_MEMO:
+            for cited in memory.evidence:
+                self._memo_of.setdefault(cited, i)
+
+    def tagged(self, tag: str) -> list[Memory]:
+        """The memories made with `tag`, oldest first: e.g. `TALK_PLAN`, what the resident meant to do after
+        each talk (the planner's hook, docs/agents.md)."""
+        return [m for m in self._memories if m.tag == tag]
+
+    # -- what a prompt shows --------------------------------------------------------------------------
+
+    def memo_of(self, memory_id: int) -> Memory | None:
+        """The memo the resident wrote of the talk whose transcript is `memory_id`, if it wrote one."""
+        found = self._memo_of.get(memory_id)
+        return None if found is None else self._memories[found]
+
+    def shown(self, memories: Iterable[Memory]) -> list[str]:
+        """What a prompt shows of memories that came to mind, in their order, each once: a talk as the memo
+        its resident wrote of it (who, what, when, where, in its own words) rather than its transcript,
+        which a prompt would have to cut (and a memo retrieved beside its own talk is not repeated). Other
+        memories as they are: `prompts.common.fit_memories` then fits them to the prompt's budget."""
+        out: list[str] = []
+        seen: set[int] = set()
+        for memory in memories:
+            shown = self._memo_of.get(memory.id, memory.id)
+            if shown not in seen:
+                seen.add(shown)
+                out.append(self._memories[shown].description)
+        return out
 
     # -- reflection trigger ---------------------------------------------------------------------------
 

@@ -4,10 +4,13 @@ they thought enters the world.
 Owns the thought scheduler. Before each tick (`before_step`) it emits the lines of conversations under
 way, looks around for the residents who look this minute, starts the thoughts the tick calls for (a day
 plan before waking, the next block's preparation while the current one runs, the rating of new memories,
-a reflection, a conversation when two residents meet, a re-plan after a planted thought) and applies the
-thoughts that are due. Each thought is an asyncio task with a due tick fixed when it starts: the tick
-waits only for thoughts due now, so many residents think at once and a thought started early (a block
-prepared an hour ahead) costs no waiting at all. Results are applied in (due tick, start order), which
+a reflection, a conversation when one resident notices another, each side's digest of a talk just held, the
+decision to react to an important sight, a re-plan after a planted thought, a talk that changes today or a
+yes to react) and applies the thoughts that are due. A day plan and a re-plan start with the resident's
+agenda for the day (`smallville.agents.agenda`), read from its stream when they start.
+Each thought is an asyncio task with a due tick fixed when it starts: the tick waits only for thoughts due
+now, so many residents think at once and a thought started early (a block prepared an hour ahead) costs no
+waiting at all. Results are applied in (due tick, start order), which
 makes the event log the same however the calls interleave. `decide` (called by `Simulation.step`) then
 only reads what was applied: it never waits.
 
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import hashlib
 import logging
 import time
 from collections import Counter, defaultdict
@@ -32,9 +36,9 @@ from typing import Any
 
 import numpy as np
 
+from smallville.agents import agenda, perceive, planner, thoughts
 from smallville.agents import converse as talk
-from smallville.agents import perceive, planner, thoughts
-from smallville.agents.apply import Applier
+from smallville.agents.apply import Applier, DigestTalk, React
 from smallville.agents.memory import MemoryStream
 from smallville.agents.settings import AgentSettings
 from smallville.agents.state import Minds, NewMemory, ResidentMind, starting_places
@@ -54,12 +58,12 @@ log = logging.getLogger(__name__)
 #: Game minutes between a thought's start and when it is needed, by kind: the longer, the more thoughts
 #: overlap (a run waits only for thoughts that are late). A talk's lines come this long after the two met
 #: (they stand talking from the moment they meet); a replan changes course this long after the thought.
-LEAD_MINUTES = {"rate": 10, "reflect": 15, "talk": 3, "replan": 2}
+LEAD_MINUTES = {"rate": 10, "reflect": 15, "talk": 3, "digest": 5, "replan": 2, "react": 2}
 #: Those due ticks are rounded up to a whole number of these game minutes, so that thoughts started at
 #: different moments fall due together and the run waits for them once (one wait per slot, not per thought).
 DUE_SLOT_MINUTES = 5
-# New memories wait to be rated together: 12 of them (one call), or until the resident sleeps; what was
-# said or thought waits at most `rate_every_minutes` of the settings.
+# New memories wait to be rated together: 12 not rated before (one call), or until the resident sleeps; what
+# was said or thought waits at most `rate_every_minutes` of the settings.
 STATE_FORMAT = 1
 
 
@@ -131,6 +135,7 @@ class GenerativeMind:
         if self.ctx is None:
             raise RuntimeError("the generative mind has no model attached (GenerativeMind.attach)")
         t = sim.tick
+        self.apply.sim = sim  # `decide` (during this tick's step) reads which objects are in use
         for job in self.jobs:  # thoughts a stop cancelled (this process, or the one a resume continues)
             if job.cancelled:
                 self._run(job)
@@ -144,9 +149,11 @@ class GenerativeMind:
             for who, text in planted:
                 self._plant(sim, who, text, t)
             if t % self.ticks(self.settings.perceive_minutes) == 0:
-                for name in self.order:
-                    if not self.minds[name].asleep:
-                        self._look(sim, name, t)
+                awake = [name for name in self.order if not self.minds[name].asleep]
+                for name in awake:
+                    self._look(sim, name, t)
+                for name in self.noticing(awake, t):
+                    self._notice(sim, name, t)
         while True:
             self._launch(sim, t)
             due = sorted((j for j in self.jobs if j.due <= t), key=lambda j: (j.due, j.id))
@@ -166,7 +173,16 @@ class GenerativeMind:
                 self._finish(job)
                 self.jobs.remove(job)
                 for follow in self.apply.job(sim, job, t):
-                    self.replan(sim, follow.who, follow.reason, t)
+                    if isinstance(follow, DigestTalk):
+                        talked = follow.talked
+                        self._start("digest", talked.me, t, self._due(t, "digest"),
+                                    {"talked": thoughts.talked_input(talked)}, data={"other": talked.other})
+                    elif isinstance(follow, React):
+                        self._start("react", follow.who, t, self._due(t, "react"),
+                                    {"seen": follow.seen, "doing": follow.doing, "minute": follow.minute},
+                                    readers=(follow.who,))
+                    else:
+                        self.replan(sim, follow.who, follow.reason, t)
 
     def plant(self, who: str, text: str) -> None:
         """The inner voice: a thought for `who`, taken in before the next tick (it may change their plans)."""
@@ -255,7 +271,10 @@ class GenerativeMind:
             urgent = any(i.tag in ("inner_voice", "seed") for i in m.inbox)  # told, not seen: remember now
             # Every two hours what was said and thought gets rated even if few sights came with it.
             due = t % self.ticks(self.settings.rate_every_minutes) == 0 and any(i.tag != "observation" for i in m.inbox)
-            if m.inbox and not rating and (len(m.inbox) >= 12 or m.asleep or urgent or due):
+            # 12 to rate in one call: the sights already rated (the same text again) cost no call and do not
+            # count, but at most 48 wait (a rating that calls nothing stores them)
+            fresh = sum(1 for i in m.inbox if i.description not in m.scores)
+            if m.inbox and not rating and (fresh >= 12 or len(m.inbox) >= 48 or m.asleep or urgent or due):
                 items, m.inbox = m.inbox, []
                 known = {i.description: m.scores[i.description] for i in items if i.description in m.scores}
                 self._start("rate", name, t, self._due(t, "rate"), thoughts.rate_input(items, known))
@@ -263,13 +282,17 @@ class GenerativeMind:
             day0 = self.clock.day_start_tick(m.wake_at)
             if m.asleep and m.planned_day0 != day0 and not rating and not m.inbox and m.readers == 0:
                 m.planned_day0 = day0
-                plan = thoughts.plan_input(planner.snapshot(m, perceive.arena_here(sim, name)))
+                # what its intentions put on the day: read now, while nothing changes its stream
+                agreed = agenda.for_day(m.stream, self.clock, day0)
+                plan = thoughts.plan_input(planner.snapshot(m, perceive.arena_here(sim, name), agreed,
+                                                            self.apply.states_for(m.known)))
                 self._start("day", name, t, m.wake_at, {"plan": plan, "day0": day0}, readers=(name,))
             if not m.asleep and m.hourly is not None and m.blocks_pending == 0:
                 index = next((i for i, s in enumerate(m.hourly.spans) if s.start > m.block_start), None)
                 if index is not None:
                     m.blocks_pending += 1
-                    block = planner.block_input(planner.snapshot(m, perceive.arena_here(sim, name)), m.hourly, index)
+                    now = planner.snapshot(m, perceive.arena_here(sim, name), states=self.apply.states_for(m.known))
+                    block = planner.block_input(now, m.hourly, index)
                     starts = m.day0 + self.ticks(m.hourly.spans[index].start)
                     self._start("block", name, t, starts, {"block": thoughts.block_input(block)})
             if (not m.asleep and not m.reflecting and m.readers == 0 and not m.held
@@ -294,14 +317,29 @@ class GenerativeMind:
             return
         m.replanned_at = t
         start = (t - m.day0) // self.ticks(1) + 1
-        plan = thoughts.plan_input(planner.snapshot(m, perceive.arena_here(sim, who)))
+        agreed = agenda.for_day(m.stream, self.clock, m.day0)  # kept at their times
+        plan = thoughts.plan_input(planner.snapshot(m, perceive.arena_here(sim, who), agreed,
+                                                    self.apply.states_for(m.known)))
         self._start("replan", who, t, self._due(t, "replan"), {"plan": plan, "start": start, "reason": reason},
                     data={"start": start})
 
     def _look(self, sim: SimOps, name: str, t: int) -> None:
-        """Perceive, and maybe start a conversation with someone close by."""
+        """Perceive."""
         m = self.minds[name]
         m.inbox.extend(perceive.look(sim, m, self.settings, t))
+
+    def noticing(self, names: list[str], t: int) -> list[str]:
+        """The order in which the residents looking at tick `t` may notice someone to talk to, drawn afresh
+        at each look from the run's seed and the tick (blake2b: the same in every process), never the
+        residents file's order: whoever notices the other decides, and the one listed first would
+        otherwise always be the one (Sam Moore, 22nd of 25, seldom spoke first)."""
+        def draw(name: str) -> bytes:
+            return hashlib.blake2b(f"{self.seed}|{t}|{name}".encode(), digest_size=8).digest()
+        return sorted(names, key=draw)
+
+    def _notice(self, sim: SimOps, name: str, t: int) -> None:
+        """Maybe start a conversation with someone close by (the one who notices decides: `converse`)."""
+        m = self.minds[name]
         if m.engaged or t < m.social_after or self._busy(name, "replan"):
             return
         for other in perceive.talk_partners(sim, name, self.settings.talk_radius):

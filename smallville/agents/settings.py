@@ -25,9 +25,21 @@ class AgentSettings(BaseModel):
     scenario: str = Field("auto", description="the facts seeded as memories at the start: a scenario file, "
                                               "'auto' (scenario.toml beside the residents file, if any) or ''")
     vision_radius: int = Field(8, ge=1, le=64, description="tiles a resident sees, within its own arena")
-    attention: int = Field(3, ge=1, le=32, description="nearest things perceived per look (paper code: 3)")
+    attention: int = Field(8, ge=1, le=32, description="nearest things perceived per look (the paper's 25-agent "
+                                                       "run: 8)")
     perceive_minutes: int = Field(1, ge=1, le=60, description="game minutes between looks around")
-    retrieve_k: int = Field(8, ge=1, le=50, description="memories retrieved for a prompt")
+    retrieve_k: int = Field(8, ge=1, le=100, description="memories retrieved for a prompt that has no k below")
+    # How many memories come to mind, by what they are for (the original code's values where it has one).
+    retrieve_talk: int = Field(15, ge=1, le=100, description="per conversation line (original: 15)")
+    retrieve_talk_context: int = Field(50, ge=1, le=100, description="what a speaker recalls about the other, "
+                                                                     "once per talk (original: 50)")
+    retrieve_reflect: int = Field(30, ge=1, le=100, description="per reflection question (original: 30)")
+    retrieve_interview: int = Field(50, ge=1, le=100, description="per interview question (original: 50)")
+    retrieve_plan: int = Field(30, ge=1, le=100, description="per focal point of the morning's status and day "
+                                                             "plan, and for a re-plan (original: 30)")
+    retrieve_react: int = Field(10, ge=1, le=100, description="for the decision to react to what was seen")
+    prompt_tokens: int = Field(2000, ge=100, le=32000, description="most tokens of memories one prompt shows (the "
+                                                                  "best-ranked first; the rest are left out)")
     recency_weight: float = 1.0
     importance_weight: float = 1.0
     relevance_weight: float = 1.0
@@ -35,21 +47,38 @@ class AgentSettings(BaseModel):
     talk_radius: int = Field(4, ge=1, le=32, description="tiles within which two residents may start talking")
     talk_turns: int = Field(10, ge=2, le=40, description="most utterances in one conversation (both speakers)")
     talk_cooldown_minutes: int = Field(
-        120, ge=0, description="game minutes before the same pair may talk again (also after a decline)")
+        120, ge=0, description="game minutes after a conversation before the same pair may talk again")
+    decline_minutes: int = Field(
+        30, ge=0, description="game minutes after a resident declined to talk to another before it may start a talk "
+                              "with them (the other may start one at once: whoever notices the other decides)")
     social_rest_minutes: int = Field(
         30, ge=0, description="game minutes after a conversation before a resident starts another")
     seconds_per_line: int = Field(20, ge=10, description="game seconds each utterance takes")
-    replan_importance: int = Field(8, ge=1, le=11, description="a conversation rated at least this important "
-                                                               "makes the resident re-plan the rest of the day "
-                                                               "(11: never)")
+    replan_importance: int = Field(1, ge=1, le=11, description="a talk whose planning thought changes today "
+                                                               "re-plans the rest of the day when the talk was "
+                                                               "rated at least this important (1: always, as in "
+                                                               "the paper; 11: never)")
     place_by: Literal["model", "embedding"] = Field(
         "model", description="how a block's arena is chosen when its activity names no known place: a model call "
                              "over the known arenas, or the arena whose name is nearest by embedding")
     rate_every_minutes: int = Field(120, ge=5, le=1440, description="game minutes between ratings of a resident's "
                                                                     "unrated talk and thoughts (12 rated at once "
                                                                     "start a rating sooner)")
-    reflect_recent: int = Field(30, ge=5, le=100, description="recent memories the reflection questions are drawn "
-                                                              "from (paper: 100)")
+    reflect_recent: int = Field(100, ge=5, le=200, description="recent memories the reflection questions are "
+                                                               "drawn from (paper: 100)")
+    reflect_questions: int = Field(3, ge=1, le=5, description="questions a reflection asks (paper: 3)")
+    reflect_insights: int = Field(5, ge=1, le=5, description="most insights per question, each citing its evidence "
+                                                             "(original: 5)")
+    react_importance: int = Field(6, ge=1, le=11, description="an observation of someone or something rated at "
+                                                              "least this important makes the resident decide "
+                                                              "whether to react (11: never)")
+    react_every_minutes: int = Field(60, ge=1, le=1440, description="game minutes between two decisions to react "
+                                                                    "of one resident")
+    revise_currently: bool = Field(True, description="each morning, revise what occupies the resident (the "
+                                                     "persona's `currently`) from what it remembers (one call)")
+    object_states: Literal["model", "fixed"] = Field(
+        "model", description="what an object shows while used: the model's words (one call per prepared block) "
+                             "or a fixed phrase")
     choices: Literal["open", "closed"] = Field(
         "open", description="open: the model writes its plans' times and activities and its lines freely; closed: "
                             "it picks each activity for fixed times of the day from the persona's own, and talks in "
@@ -77,7 +106,14 @@ class AgentSettings(BaseModel):
 #: - ratings every 4 game hours (fewer one-memory calls) and reflection questions over 15 recent memories
 #:   (a 500-token prompt to a 135M model costs more than its answer);
 #: - closed choices: plans picked from the persona's activities for fixed times, lines in plain words (the
-#:   135M model's own plans were out of order and made of no activity at all: docs/benchmarks.md).
+#:   135M model's own plans were out of order and made of no activity at all: docs/benchmarks.md);
+#: - fewer memories per prompt (the k's, and 600 tokens of them at most): a 135M model's context is 8k
+#:   tokens, every prompt token costs CPU time, and it uses little of a long list anyway;
+#: - one reflection question with up to 3 insights (two calls, as before the paper's 3 x 5);
+#: - attention 3 (each thing seen is a memory to rate: importance was already a quarter of its calls);
+#: - no decision to react to sights, no morning revision of `currently` (its status would replace the
+#:   persona's, which the closed choices read their activities from), objects show a fixed phrase.
+#: docs/agents.md lists each departure with what it costs the study.
 ECONOMY: dict[str, Any] = {
     "replan_importance": 11,
     "talk_turns": 6,
@@ -85,4 +121,17 @@ ECONOMY: dict[str, Any] = {
     "rate_every_minutes": 240,
     "reflect_recent": 15,
     "choices": "closed",
+    "attention": 3,
+    "retrieve_talk": 3,
+    "retrieve_talk_context": 5,
+    "retrieve_reflect": 5,
+    "retrieve_interview": 8,
+    "retrieve_plan": 5,
+    "retrieve_react": 3,
+    "prompt_tokens": 600,
+    "reflect_questions": 1,
+    "reflect_insights": 3,
+    "react_importance": 11,
+    "revise_currently": False,
+    "object_states": "fixed",
 }

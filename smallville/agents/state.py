@@ -36,6 +36,8 @@ class PlannedAction:
     minutes: int
     action: str
     address: str
+    state: str = ""  # what the object at `address` shows meanwhile ('': the action)
+    spare: str = ""  # another object of the arena for the action, when the one at `address` is full
 
     @property
     def end(self) -> int:
@@ -51,6 +53,8 @@ class NewMemory:
     tag: str
     created: int
     subject: str | None = None
+    # ids of earlier memories; a negative one counts back from this memory when it is stored (-1: the one
+    # stored just before it), for memories stored together whose ids are not known yet (a talk's memo)
     evidence: tuple[int, ...] = ()
     importance: int = 0
     vector: list[float] | None = None
@@ -103,10 +107,18 @@ class ResidentMind:
     reflecting: bool = False
     blocks_pending: int = 0  # block preparations in flight for the current schedule (version)
     replanned_at: int = -10**9  # tick of the last re-plan
+    react_after: int = 0  # no decision to react to a sight before this tick
+    currently: str = ""  # what occupies the resident, as revised this morning ('': the persona's own)
 
     @property
     def name(self) -> str:
         return self.resident.name
+
+    def revise(self, currently: str) -> None:
+        """What occupies the resident now (the morning's status): every prompt's persona says it from now on."""
+        if currently:
+            self.currently = currently
+            self.resident = self.resident.model_copy(update={"currently": currently})
 
     def step_at(self, minute: int) -> PlannedAction | None:
         return next((s for s in self.steps if s.start <= minute < s.end), None)
@@ -118,7 +130,8 @@ class ResidentMind:
             "stream": self.stream.state(), "known": list(self.known), "day0": self.day0,
             "planned_day0": self.planned_day0, "wake_at": self.wake_at, "asleep": self.asleep,
             "day_plan": spans_of(self.day_plan), "hourly": spans_of(self.hourly),
-            "steps": [[s.start, s.minutes, s.action, s.address] for s in self.steps],
+            "steps": [[s.start, s.minutes, s.action, s.address, *([s.state, s.spare] if s.state or s.spare else [])]
+                      for s in self.steps],
             "block_start": self.block_start, "version": self.version, "yesterday": self.yesterday,
             "inbox": [m.to_dict() for m in self.inbox], "held": [m.to_dict() for m in self.held],
             "touches": [[ids, tick] for ids, tick in self.touches],
@@ -127,7 +140,7 @@ class ResidentMind:
             "steps_memo": dict(sorted(self.steps_memo.items())),
             "engaged": self.engaged, "talk_until": self.talk_until, "social_after": self.social_after,
             "reflecting": self.reflecting, "blocks_pending": self.blocks_pending,
-            "replanned_at": self.replanned_at,
+            "replanned_at": self.replanned_at, "react_after": self.react_after, "currently": self.currently,
         }
 
     @classmethod
@@ -139,7 +152,11 @@ class ResidentMind:
         for key in ("asleep", "engaged", "reflecting"):
             setattr(mind, key, bool(state[key]))
         mind.day_plan, mind.hourly = schedule_of(state["day_plan"]), schedule_of(state["hourly"])
-        mind.steps = [PlannedAction(int(a), int(b), str(c), str(d)) for a, b, c, d in state["steps"]]
+        mind.steps = [PlannedAction(int(a), int(b), str(c), str(d), *map(str, rest))
+                      for a, b, c, d, *rest in state["steps"]]
+        # absent from checkpoints written before the morning's status and reactions
+        mind.react_after = int(state.get("react_after", 0))
+        mind.revise(str(state.get("currently", "")))
         mind.yesterday = str(state["yesterday"])
         mind.inbox = [NewMemory.from_dict(d) for d in state["inbox"]]
         mind.held = [NewMemory.from_dict(d) for d in state["held"]]

@@ -2,7 +2,8 @@
 
 Owns `Context` (the language model, the embedder, the agent settings, the clock and the town), `Trace`
 (what a thought retrieved, which steps fell back, which memories it read: applied later at a fixed point
-of a tick), `recall` (the paper's retrieval as a pure read) and `rate` (batched importance plus the
+of a tick), `recall` (the paper's retrieval as a pure read; `k` is the caller's, from the settings),
+`shown_memories` (what a prompt shows of what came to mind) and `rate` (batched importance plus the
 embeddings of new memories). Every thought is an `async` function of a snapshot taken when it starts; it
 returns its typed result (`smallville.agents.results`) and never changes the town or a stream itself
 (`smallville.agents.apply` does, at a fixed point of a tick).
@@ -21,7 +22,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from smallville.agents import prompts
-from smallville.agents.memory import Kind, RetrievalHit, RetrievalWeights
+from smallville.agents.memory import Kind, Memory, RetrievalHit, RetrievalWeights
 from smallville.agents.prompts import importance
 from smallville.agents.prompts.common import Step
 from smallville.agents.results import RateResult
@@ -116,6 +117,17 @@ async def recall(ctx: Context, trace: Trace, mind: ResidentMind, query: str, pur
     trace.retrievals[slot].update(ids=[h.memory.id for h in hits], scores=[
         [round(h.recency, 4), round(h.importance, 4), round(h.relevance, 4), round(h.score, 4)] for h in hits])
     return hits
+
+
+def shown_memories(mind: ResidentMind, memories: Sequence[Memory]) -> list[Memory]:
+    """The memories as a prompt shows them, in their order, each once: a talk as the memo its resident wrote
+    of it (`MemoryStream.memo_of`; the memo is then what an insight cites). `MemoryStream.shown` gives
+    their texts; this keeps the memories (ids, ticks)."""
+    out: dict[int, Memory] = {}
+    for memory in memories:
+        shown = mind.stream.memo_of(memory.id) or memory
+        out.setdefault(shown.id, shown)
+    return list(out.values())
 
 
 async def rate(ctx: Context, trace: Trace, name: str, items: list[NewMemory],

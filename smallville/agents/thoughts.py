@@ -1,7 +1,7 @@
 """What each kind of thought starts from, as JSON-safe data, the one way a thought is started, and the job
 that carries a thought from its start to its apply step.
 
-Owns the inputs of the six thought kinds (day, block, rate, reflect, talk, replan) (their results are
+Owns the inputs of the eight thought kinds (day, block, rate, reflect, talk, digest, replan, react) (their results are
 `smallville.agents.results`) and `Job`, the record the scheduler (`smallville.agents.mind`) keeps of each
 thought and hands to the applier (`smallville.agents.apply`) when it is due. A thought's input is
 a snapshot taken when it starts; it is written as JSON-safe data into the thought's job and the coroutine
@@ -28,33 +28,49 @@ from smallville.agents.reflect import reflect
 from smallville.agents.results import Result
 from smallville.agents.state import NewMemory, ResidentMind, schedule_of, spans_of
 from smallville.agents.think import Context, Trace, rate_thought
+from smallville.world.residents import Resident
 
 Input = dict[str, Any]
+
+
+def _resident(d: Input, minds: Mapping[str, ResidentMind]) -> Resident:
+    """The resident as the snapshot saw it: its status (`currently`) as it was then (absent from inputs
+    written before the morning's status: as it is)."""
+    resident = minds[d["who"]].resident
+    if "currently" in d and d["currently"] != resident.currently:
+        return resident.model_copy(update={"currently": str(d["currently"])})
+    return resident
 
 
 def plan_input(p: planner.PlanInput) -> Input:
     return {"who": p.resident.name, "day_plan": spans_of(p.day_plan), "yesterday": p.yesterday, "here": p.here,
             "known": list(p.known), "memo": dict(p.memo), "version": p.version,
-            "steps_memo": {k: [list(s) for s in v] for k, v in p.steps_memo.items()}}
+            "steps_memo": {k: [list(s) for s in v] for k, v in p.steps_memo.items()},
+            "agenda": [list(a) for a in p.agenda], "currently": p.resident.currently,
+            "state_memo": dict(p.state_memo)}
 
 
 def _plan(d: Input, minds: Mapping[str, ResidentMind]) -> planner.PlanInput:
     mind = minds[d["who"]]
-    return planner.PlanInput(mind, mind.resident, schedule_of(d["day_plan"]), str(d["yesterday"]), str(d["here"]),
-                             tuple(d["known"]), dict(d["memo"]), int(d["version"]), dict(d["steps_memo"]))
+    return planner.PlanInput(mind, _resident(d, minds), schedule_of(d["day_plan"]), str(d["yesterday"]),
+                             str(d["here"]), tuple(d["known"]), dict(d["memo"]), int(d["version"]),
+                             dict(d["steps_memo"]),
+                             tuple((None if m is None else int(m), str(w)) for m, w in d.get("agenda", [])),
+                             dict(d.get("state_memo", {})))
 
 
 def block_input(b: planner.BlockInput) -> Input:
     return {"who": b.resident.name, "block": [b.block.start, b.block.minutes, b.block.activity], "before": b.before,
             "after": b.after, "here": b.here, "known": list(b.known), "memo": dict(b.memo), "version": b.version,
-            "steps_memo": {k: [list(s) for s in v] for k, v in b.steps_memo.items()}}
+            "steps_memo": {k: [list(s) for s in v] for k, v in b.steps_memo.items()},
+            "currently": b.resident.currently, "state_memo": dict(b.state_memo)}
 
 
 def _block(d: Input, minds: Mapping[str, ResidentMind]) -> planner.BlockInput:
     start, minutes, activity = d["block"]
-    return planner.BlockInput(minds[d["who"]].resident, Span(int(start), int(minutes), str(activity)),
+    return planner.BlockInput(_resident(d, minds), Span(int(start), int(minutes), str(activity)),
                               str(d["before"]), str(d["after"]), str(d["here"]), tuple(d["known"]), dict(d["memo"]),
-                              int(d["version"]), dict(d["steps_memo"]))
+                              int(d["version"]), dict(d["steps_memo"]), dict(d.get("state_memo", {})))
 
 
 def meeting_input(m: converse.Meeting) -> Input:
@@ -65,6 +81,16 @@ def meeting_input(m: converse.Meeting) -> Input:
 def _meeting(d: Input, minds: Mapping[str, ResidentMind]) -> converse.Meeting:
     return converse.Meeting(minds[d["first"]], minds[d["second"]], str(d["first_doing"]), str(d["second_doing"]),
                             str(d["where"]), int(d["minute"]))
+
+
+def talked_input(t: converse.Talked) -> Input:
+    return {"me": t.me, "other": t.other, "lines": [list(line) for line in t.lines], "where": t.where,
+            "situation": t.situation, "plans": t.plans, "created": t.created}
+
+
+def _talked(d: Input) -> converse.Talked:
+    return converse.Talked(str(d["me"]), str(d["other"]), tuple((str(w), str(x), bool(e)) for w, x, e in d["lines"]),
+                           str(d["where"]), str(d["situation"]), str(d["plans"]), int(d["created"]))
 
 
 def rate_input(items: list[NewMemory], known: dict[str, int]) -> Input:
@@ -85,8 +111,12 @@ def start(ctx: Context, trace: Trace, kind: str, who: str, inp: Input,
         return reflect(ctx, trace, minds[who])
     if kind == "talk":
         return converse.converse(ctx, trace, _meeting(inp["meeting"], minds))
+    if kind == "digest":
+        return converse.digest(ctx, trace, minds[who].resident, _talked(inp["talked"]))
     if kind == "replan":
         return planner.replan(ctx, trace, _plan(inp["plan"], minds), int(inp["start"]), str(inp["reason"]))
+    if kind == "react":
+        return planner.react(ctx, trace, minds[who], str(inp["seen"]), str(inp["doing"]), int(inp["minute"]))
     raise ValueError(f"unknown thought kind {kind!r}")
 
 
@@ -95,7 +125,7 @@ class Job:
     """One thought from its start to its apply step: its input, its trace, its task, then its result."""
 
     id: int
-    kind: str  # day, block, rate, reflect, talk, replan
+    kind: str  # day, block, rate, reflect, talk, digest, replan, react
     who: str
     readers: tuple[str, ...]  # residents whose streams the thought reads
     launched: int

@@ -11,8 +11,8 @@ may see and do of the simulation in return:
   (`attach`), the vectors of a checkpoint, the inner voice (`plant`) and the figures shown while it runs.
   A mind that never thinks gets the trivial answers from `Thoughtless`, so callers never probe with getattr.
 - `SimOps`: the simulation as a mind sees it. Reads (the tick, the town, where a resident is and what it
-  does, who is near, an object's state) and exactly two ways to change it: `emit` events and `interrupt`
-  a resident's activity. A mind never writes the simulation's fields.
+  does, who is near, an object's state and how many use it) and exactly two ways to change it: `emit`
+  events and `interrupt` a resident's activity. A mind never writes the simulation's fields.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ class Activity:
     address: str  # an arena's or an object's address ('' stays where it is)
     emoji: str
     until: int  # tick at which it ends
+    state: str = ""  # what the object at `address` shows while used ('': the action itself)
 
 
 # -- what a mind sees of the simulation, and may do to it ----------------------------------------------------
@@ -69,6 +70,8 @@ class SimOps(Protocol):
     def agent(self, name: str) -> AgentView: ...
     def near(self, name: str, radius: int) -> list[str]: ...
     def object_state(self, address: str) -> str: ...
+    def users(self, address: str) -> int:
+        """How many residents are using the object now (one a tile: a two-tile bed holds two)."""
 
     def emit(self, events: Sequence[Event]) -> None:
         """Log events made before this tick's step (they are stamped with the tick)."""

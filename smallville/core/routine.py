@@ -4,7 +4,9 @@ Owns the placeholder behaviour that makes a day visibly happen until the generat
 later the cheap fallback they lean on: sleep at home until waking, get ready and eat, work at the
 workplace during work hours (or at home), lunch, visits to haunts, dinner, a quiet evening, bed.
 Start times jitter by a few minutes from the resident's own random stream, so every day differs a
-little yet a seed always gives the same day.
+little yet a seed always gives the same day. Habits do not wait their turn: asked again while an activity
+still runs (the simulation ends it early when the object it walked to is in use), a resident carries on
+with it and shares the object.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ class RoutineMind(Thoughtless):
         self.residents = {r.name: r for r in residents}
         self._plans: dict[str, list[Block]] = {}
         self._plan_day: dict[str, int] = {}  # tick of the midnight the plan's minutes count from
+        self._current: dict[str, Activity] = {}  # what each resident is doing, asked again before its end
 
     # -- places ---------------------------------------------------------------------------------
 
@@ -157,7 +160,15 @@ class RoutineMind(Thoughtless):
         return self.town.arena(*r.home).address
 
     def decide(self, who: str, tick: int) -> Activity:
-        """The activity a resident starts at `tick` (its previous one has just ended)."""
+        """The activity a resident starts at `tick` (its previous one has just ended, or was cut short)."""
+        current = self._current.get(who)
+        if current is not None and tick < current.until:
+            return current  # cut short on arrival at an object in use: carry on, sharing it
+        act = self._decide(who, tick)
+        self._current[who] = act
+        return act
+
+    def _decide(self, who: str, tick: int) -> Activity:
         r = self.residents[who]
         if who not in self._plans:
             # The run starts at night: asleep until the first waking.
@@ -194,8 +205,11 @@ class RoutineMind(Thoughtless):
             "plans": {who: [[b.start, b.action, b.address, b.emoji] for b in plan]
                       for who, plan in sorted(self._plans.items())},
             "plan_day": dict(sorted(self._plan_day.items())),
+            "current": {who: [a.action, a.address, a.emoji, a.until] for who, a in sorted(self._current.items())},
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
         self._plans = {who: [Block(*b) for b in plan] for who, plan in state["plans"].items()}
         self._plan_day = {who: int(d) for who, d in state["plan_day"].items()}
+        self._current = {who: Activity(str(a), str(b), str(c), int(d))
+                         for who, (a, b, c, d) in state.get("current", {}).items()}

@@ -5,6 +5,12 @@ clock, no global randomness, no I/O; residents act in the fixed order of the res
 same seed always gives the same events. Walking costs one tile per tick and needs no decision; a mind
 is consulted only when a resident's activity ends. A mind sees the simulation as `core.mind.SimOps` and changes
 it only by `emit` and `interrupt`.
+
+Objects are in use from the resident's arrival, not from the start of the walk to them (a coffee machine
+across town is not busy because someone set out for it). An object holds one user a tile (a shower one, a
+bed two, the cafe's seating six). A resident who arrives at an object that is full ends its activity there
+and then, so its mind decides again at once (wait, or use another object); a resident who starts an
+activity at an object it already stands at uses it whatever (a mind that asks for it knows).
 """
 
 from __future__ import annotations
@@ -44,6 +50,8 @@ class AgentState:
     walk_start: int = 0
     path: tuple[Tile, ...] = ()
     using: str = ""  # the object whose state this resident set, released when the activity ends
+    bound: str = ""  # the object it walks to use: claimed on arrival
+    shows: str = ""  # what that object will show while used (its state)
 
 
 class Simulation:
@@ -94,6 +102,8 @@ class Simulation:
                     occupancy.place(a.name, (x, y))
                 if i >= len(a.path) - 1:
                     a.path = ()
+                    if a.bound:
+                        self._arrive(a, t, events)
             if t >= a.until:
                 self._start(a, self.mind.decide(a.name, t), t, events)
         self.tick = t + 1
@@ -119,6 +129,7 @@ class Simulation:
                 if self.objects.set(a.using, IDLE):
                     events.append(ObjectState(t, a.using, IDLE))
             a.using = ""
+        a.bound = a.shows = ""
         a.action, a.at, a.emoji, a.until = act.action, act.address, act.emoji, act.until
         events.append(Act(t, a.name, act.action, act.address, act.emoji, act.until))
         if not act.address:  # stay where you are (a talk outdoors), even mid-walk
@@ -137,10 +148,25 @@ class Simulation:
                 a.path, a.walk_start = tuple(path), t
                 events.append(Walk(t, a.name, act.address, a.path))
         if not isinstance(self.town.lookup(act.address), Arena):
-            a.using = act.address
-            self._users[act.address] = self._users.get(act.address, 0) + 1
-            if self.objects.set(act.address, act.action):
-                events.append(ObjectState(t, act.address, act.action))
+            a.bound, a.shows = act.address, act.state or act.action
+            if not a.path:  # already there: in use now (shared if someone else uses it too)
+                self._claim(a, t, events)
+
+    def _claim(self, a: AgentState, t: int, events: list[Event]) -> None:
+        a.using, a.bound = a.bound, ""
+        self._users[a.using] = self._users.get(a.using, 0) + 1
+        if self.objects.set(a.using, a.shows):
+            events.append(ObjectState(t, a.using, a.shows))
+
+    def _arrive(self, a: AgentState, t: int, events: list[Event]) -> None:
+        """At the object it walked to: use it, or, when someone else uses it, end the activity now so the mind
+        decides again this tick (starting the same activity there again then shares the object)."""
+        thing = self.town.lookup(a.bound)
+        if self._users.get(a.bound, 0) >= max(1, len(thing.tiles)):  # one user a tile
+            a.bound = a.shows = ""
+            a.until = t
+        else:
+            self._claim(a, t, events)
 
     def _target(self, a: AgentState, address: str) -> Tile:
         """A tile of the address to stand on: stay if already there, else a random one of its tiles."""
@@ -164,6 +190,9 @@ class Simulation:
 
     def object_state(self, address: str) -> str:
         return self.objects.get(address)
+
+    def users(self, address: str) -> int:
+        return self._users.get(address, 0)
 
     def near(self, name: str, radius: int) -> list[str]:
         """Residents within `radius` of `name`, in the same arena, nearest first."""

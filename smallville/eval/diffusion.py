@@ -3,9 +3,10 @@
 Owns the phases and their order: open and check the save (a clear error for another map's save, a missing
 resident, a scenario that does not fit, a log cut back before its newest checkpoint; a plain note when the
 run is unfinished or its log torn), read the log (who held each fact when and from whom, the awareness
-curves, the cascades, the gathering, the social graph), interview every resident before and after (two
-calls each, `eval/ask.py`), and put it all in one JSON-safe dict with the calls and wall time of each
-phase. Running the runs, several seeds, and writing the report are `eval/study.py`'s.
+curves, the cascades, the gathering, the social graph), interview every resident before and after (through
+the chat's interview: a call per question and one for the names, `eval/ask.py`), and put it all in one
+JSON-safe dict with the calls and wall time of each phase. Running the runs, several seeds, and writing the
+report are `eval/study.py`'s.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 
 from smallville.agents.history import History, personas_of
 from smallville.agents.memory import RetrievalWeights
+from smallville.agents.prompts.social import INTERVIEW_MEMORY_TOKENS
 from smallville.config import Settings, resolve_path
 from smallville.core.clock import Clock
 from smallville.core.events import Event, Remember
@@ -198,9 +200,11 @@ async def interview_all(opened: Opened, lm: Any, embedder: Any, tick: int) -> li
     a = opened.settings.agents
     weights = RetrievalWeights(a.recency_weight, a.importance_weight, a.relevance_weight)
     seed = opened.settings.sim.seed * 1000 + (1 if tick > opened.first else 0)
+    # the interview depth and memory budget the run's chat has (agents/interview.py, viewer/askers.py)
+    k, budget = a.retrieve_interview, min(INTERVIEW_MEMORY_TOKENS, a.prompt_tokens)
     jobs = [interview_resident(lm, embedder, opened.personas[name], opened.scenario,
                                history.memories_at(name, tick), history.accesses_at(name, tick), opened.names,
-                               tick, opened.clock.tick_seconds, weights, seed=seed + 2 * i)
+                               tick, opened.clock.tick_seconds, weights, seed=seed + 2 * i, k=k, budget=budget)
             for i, name in enumerate(opened.names)]
     return list(await asyncio.gather(*jobs))
 
@@ -224,7 +228,7 @@ def interview_figures(opened: Opened, moments: dict[str, list[Interviewed]],
             row[f"said_yes_{_end(moment)}"] = sum(labels.count(k) for k in ("aware", "hallucinated", "invented"))
             row[f"hallucinated_{_end(moment)}"] = labels.count("hallucinated")
             row[f"invented_{_end(moment)}"] = labels.count("invented")
-            row[f"relabelled_{_end(moment)}"] = sum(r.facts[fact.id].relabelled for r in answers if fact.id in r.facts)
+            row[f"judged_{_end(moment)}"] = sum(r.facts[fact.id].judged for r in answers if fact.id in r.facts)
             row[f"held_not_said_{_end(moment)}"] = labels.count("held_not_said")
         out["facts"][fact.id] = row
     for moment, answers in moments.items():
@@ -243,9 +247,9 @@ def interview_figures(opened: Opened, moments: dict[str, list[Interviewed]],
         out[f"density_said_{moment}"] = round(network.density(network.interview_graph(opened.names, loose)), 4)
     # the paper's 1.3% is of the answers at the end
     out["relationship_hallucination_rate"] = out.get("relationship_hallucination_rate_after", 0.0)
-    # calls answered by the default (every verdict of a call shares its flag: count one per call)
-    out["fallback_calls"] = sum(any(v.fallback for v in group.values()) for answers in moments.values()
-                                for r in answers for group in (r.facts, r.people) if group)
+    # calls answered by the default: each news question is its own call; the names share one
+    out["fallback_calls"] = sum(sum(v.fallback for v in r.facts.values()) + any(v.fallback for v in r.people.values())
+                                for answers in moments.values() for r in answers)
     return out
 
 

@@ -7,7 +7,9 @@ Owns the log's side of the diffusion study. A resident *holds* a fact from its f
 - a conversation: the partner, when a line the partner said carries the fact (or when no single line does
   and the talk as a whole does); "self" when only the resident's own lines carry it (it raised the news
   before anyone told it: invented, or a small model's lucky guess);
-- an observation: whom it was about, else "?"; an inner voice: "inner voice"; a plan or reflection: "self".
+- an observation: whom it was about, else "?"; an inner voice: "inner voice"; a plan or reflection: "self";
+- a memo or planning thought a resident wrote of a talk (stored with its transcript: the transcript comes
+  first when it carries the fact too): the partner of that talk.
 
 From the holdings come the awareness curve (residents holding the fact at each game hour) and the cascade
 (who told whom, and when), each step with the tick the replay can jump to.
@@ -20,6 +22,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from smallville.agents.memory import TALK_MEMO, TALK_PLAN
 from smallville.core import events as ev
 from smallville.world.scenario import Fact
 
@@ -113,6 +116,8 @@ def _holding(memory: ev.Remember, fact: Fact, talks: TalkIndex) -> Holding:
         return Holding(**base, source=memory.subject or UNKNOWN)
     if memory.tag == "inner_voice":
         return Holding(**base, source="inner voice")
+    if memory.tag in (TALK_MEMO, TALK_PLAN):
+        return Holding(**base, source=memory.subject or UNKNOWN)
     return Holding(**base, source=SELF)
 
 

@@ -39,7 +39,8 @@ class Pace:
 
 
 _THINKING = {"day": "planning their day", "block": "planning the hour", "rate": "rating memories",
-             "reflect": "reflecting", "talk": "talking", "replan": "re-planning"}
+             "reflect": "reflecting", "talk": "talking", "replan": "re-planning",
+             "digest": "taking in a talk", "react": "deciding whether to react"}
 
 
 class ProgressLine:

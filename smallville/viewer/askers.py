@@ -6,7 +6,10 @@ Owns that thread (one asyncio loop), the models it opens on the first question (
 endpoints, or the embedded server started then and stopped with the window) and the interview of a
 resident as of a moment (a live run's now, or any moment of a saved one): its memories up to then,
 rebuilt from the log and embedded once
-(the embedder caches every text), last accessed as the log says. Each answer is appended to the save's
+(the embedder caches every text), last accessed as the log says. An interview is a conversation: each
+question to a resident is shown with the earlier turns of the chat with it (those asked as of the same
+moment or before, so a replay that jumps back never shows a resident what it said later), and questions to
+one resident are answered in the order they were asked. Each answer is appended to the save's
 `interviews.jsonl` (the event log is never touched: a replay does not change the run).
 """
 
@@ -26,6 +29,7 @@ import numpy as np
 from smallville.agents.history import History
 from smallville.agents.interview import Answer, interview, stream_as_of
 from smallville.agents.memory import RetrievalWeights
+from smallville.agents.prompts.social import INTERVIEW_MEMORY_TOKENS, INTERVIEW_TURNS
 from smallville.config import Settings
 from smallville.world.residents import Resident
 
@@ -51,6 +55,9 @@ class Askers:
         self._stack = contextlib.AsyncExitStack()
         self._lock = asyncio.Lock()
         self.asked = 0
+        # (tick, question, answer) of each resident's interview so far, and one lock each (made on the loop)
+        self.turns: dict[str, list[tuple[int, str, str]]] = {}
+        self._asking: dict[str, asyncio.Lock] = {}
 
     @property
     def borrowed(self) -> bool:
@@ -76,6 +83,12 @@ class Askers:
             return self._models
 
     async def _interview(self, name: str, tick: int, question: str, number: int) -> Answer:
+        async with self._asking.setdefault(name, asyncio.Lock()):  # in the order asked, each seeing the last
+            answer = await self._answer(name, tick, question, number)
+            self.turns.setdefault(name, []).append((tick, answer.question, answer.answer))
+            return answer
+
+    async def _answer(self, name: str, tick: int, question: str, number: int) -> Answer:
         models = await self._open()
         memories = self.history.memories_at(name, tick)
         if memories:
@@ -86,8 +99,10 @@ class Askers:
         persona = self.personas.get(name) or _nameless(name)
         a = self.settings.agents
         weights = RetrievalWeights(a.recency_weight, a.importance_weight, a.relevance_weight)
+        earlier = [(q, said) for t, q, said in self.turns.get(name, []) if t <= tick][-INTERVIEW_TURNS:]
         answer = await interview(models.lm, models.embedder, persona, stream, question, tick, weights,
-                                 seed=self.settings.sim.seed + number)
+                                 seed=self.settings.sim.seed + number, k=a.retrieve_interview, earlier=earlier,
+                                 budget=min(INTERVIEW_MEMORY_TOKENS, a.prompt_tokens))
         self._record(answer)
         return answer
 

@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, StringConstraints
+from pydantic import BaseModel, StringConstraints, ValidationError
 
 from smallville.errors import SmallvilleError
 from smallville.inference.base import CallOptions, InferenceError, LanguageModel, Message
@@ -190,9 +190,154 @@ def persona(resident: Resident, *, lifestyle: bool = False) -> str:
     return "\n".join(lines)
 
 
-def numbered(items: Sequence[str], max_chars: int = 160) -> str:
-    """One line per item, '1. ...', each cut to max_chars (memories can be long transcripts)."""
-    return "\n".join(f"{i}. {shorten(t, max_chars)}" for i, t in enumerate(items, 1))
+def numbered(items: Sequence[str], max_chars: int | None = 160) -> str:
+    """One line per item, '1. ...'. An item over `max_chars` is shown as its `gist` (its most telling
+    sentences, in order), never as its first characters: a memory's point is seldom at its start. None:
+    items as they are (already fitted with `fit_memories`)."""
+    return "\n".join(f"{i}. {' '.join(t.split()) if max_chars is None else gist(t, '', max_chars)}"
+                     for i, t in enumerate(items, 1))
+
+
+# -- memories in a prompt -------------------------------------------------------------------------------
+#
+# Every prompt that shows memories shows them through `fit_memories` (or `numbered`, which uses `gist`):
+# a talk's transcript or a long thought keeps the sentences nearest what the prompt is about, never just
+# its head. A conversation's memory once lost its point this way: "Conversation with Isabella Rodriguez at
+# Hobbs Cafe: cafe. Isabella: Hi Klaus! / I: ..." cut at 140 characters kept the greeting and never the
+# party. (Where the resident wrote a memo of the talk, the stream shows the memo instead:
+# `MemoryStream.shown`.)
+
+#: Characters per token for the budgets below: what the fake server counts, and about an English BPE
+#: token's worth (approx_tokens' words * 1.3 comes to much the same).
+CHARS_PER_TOKEN = 4
+#: A memory is never squeezed under this many characters; a list too long for its budget loses its last
+#: (least relevant: callers list memories best first) items instead.
+MIN_MEMORY_CHARS = 80
+_STOP = frozenset((
+    "the", "and", "for", "are", "was", "were", "you", "your", "yours", "with", "that", "this", "these",
+    "those", "have", "has", "had", "not", "but", "all", "can", "her", "his", "she", "him", "they", "them",
+    "their", "what", "when", "where", "who", "whom", "how", "its", "our", "out", "about", "into", "from",
+    "just", "will", "would", "could", "should", "there", "here", "than", "then", "been", "being", "also",
+    "very", "some", "any", "did", "does", "doing", "said", "say", "says", "know", "knows", "yes", "let", "get",
+    "got", "one", "really", "much", "more", "most", "well", "okay", "sure", "thanks", "thank", "hello", "good",
+    "great",
+))
+# A sentence ends at . ! ? (then a space), a transcript's lines are joined by " / ", a plan's parts by "; ".
+_UNIT_END = re.compile(r"\s+/\s+|(?<=[.!?])\s+(?:/\s+)?|;\s+")
+_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9']*")
+
+
+def _content(text: str) -> set[str]:
+    """A text's content words: lower case, no possessive 's, three letters or more or a number."""
+    out = set()
+    for w in _TOKEN.findall(text):
+        w = w.lower().removesuffix("'s").strip("'")
+        if (len(w) >= 3 or w.isdigit()) and w not in _STOP:
+            out.add(w)
+    return out
+
+
+def telling(unit: str) -> int:
+    """How much a sentence says: its content words, plus its names, places, dates and times (capitalised
+    words after the first, numbers): the who, what, when and where a greeting lacks."""
+    tokens = _TOKEN.findall(unit)
+    specific = sum(1 for w in tokens[1:] if w[0].isupper() or any(c.isdigit() for c in w))
+    return len(_content(unit)) + specific
+
+
+# The head a talk's memo and planning thought are stored with (agents/converse.py: memo_memory, plan_memory):
+# a unit of its own, so that a memo of one sentence is cut to its point, not to its head.
+_HEAD = re.compile(r"^(?:[^:.!?]{1,80} noted after talking with [^:.!?]{1,80}|For [^:.!?]{1,80}'s planning):\s+")
+
+
+def _units(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence, line or plan part of `text` (a memo's head is one)."""
+    spans, start = [], 0
+    if head := _HEAD.match(text):
+        spans.append((0, len(head.group(0).rstrip())))
+        start = head.end()
+    for m in _UNIT_END.finditer(text):
+        if m.start() > start:
+            spans.append((start, m.start()))
+        start = m.end()
+    if start < len(text):
+        spans.append((start, len(text)))
+    return spans
+
+
+def _window(unit: str, wanted: set[str], room: int) -> str:
+    """One sentence too long for `room` characters: the words from just before the first one the query
+    names (else from its start), marked with '…' where cut."""
+    words = unit.split()
+    hit = next((i for i, w in enumerate(words) if _content(w) & wanted), 0)
+    start = max(0, hit - 3)
+    out: list[str] = []
+    for w in words[start:]:
+        if len(" ".join([*out, w])) + 2 > room:
+            break
+        out.append(w)
+    text = " ".join(out) or words[start][: max(1, room - 2)]
+    return ("…" if start else "") + text + ("…" if start + len(out) < len(words) else "")
+
+
+def gist(text: str, query: str = "", max_chars: int = 160) -> str:
+    """`text` in at most `max_chars` characters, keeping its point: whole when it fits; else the sentence
+    (or transcript line, or plan part) that says most (names, places, dates, numbers: `telling`), each word
+    it shares with `query` counting four, with the first sentence before it when there is room
+    (who and where, for a talk: "Conversation with X at Y."), then the next best while they fit, shown in
+    their order with '…' for what was left out. A best sentence too long on its own is cut around the
+    query's first word. Deterministic, no model, no vector."""
+    text = " ".join(text.split())
+    if len(text) <= max_chars:
+        return text
+    spans = _units(text)
+    wanted = _content(query)
+
+    def unit(i: int) -> str:
+        return text[spans[i][0]:spans[i][1]]
+
+    def show(picked: set[int]) -> str:
+        order = sorted(picked)
+        out = "…" if order[0] > 0 else ""
+        for k, i in enumerate(order):
+            if k:  # adjacent ones with their own separator, a gap as " … "
+                out += text[spans[order[k - 1]][1]:spans[i][0]] if i == order[k - 1] + 1 else " … "
+            out += unit(i)
+        return out + (" …" if order[-1] < len(spans) - 1 else "")
+
+    # A query word counts four times a word that merely says something; one found in half the sentences or
+    # more (a speaker's name before each of their lines) tells them apart from nothing.
+    words = [_content(unit(i)) for i in range(len(spans))]
+    wanted = {w for w in wanted if 2 * sum(w in ws for ws in words) < max(2, len(spans))}
+    ranked = sorted(range(len(spans)), key=lambda i: (-(4 * len(words[i] & wanted) + telling(unit(i))), i))
+    best = next((i for i in ranked if i > 0), 0)  # the head is context, not the point
+    if len(show({best})) > max_chars:
+        return shorten(_window(unit(best), wanted, max_chars), max_chars)
+    chosen = {0, best} if len(show({0, best})) <= max_chars else {best}
+    for i in ranked:
+        if i not in chosen and len(show(chosen | {i})) <= max_chars:
+            chosen.add(i)
+    return show(chosen)
+
+
+def fit_memories(memories: Sequence[str], query: str = "", budget: int = 200) -> list[str]:
+    """Memories for one prompt within about `budget` tokens (`CHARS_PER_TOKEN`), each on one line: short
+    ones whole, the long ones sharing what is left equally, each as its `gist` for `query` (what the prompt
+    asks or is about). Memories are listed best first by the callers, so when even `MIN_MEMORY_CHARS` each
+    would not fit, the last ones are left out (the budget wins, the best memories stay readable)."""
+    texts = [" ".join(m.split()) for m in memories]
+    room = max(MIN_MEMORY_CHARS, budget * CHARS_PER_TOKEN)
+    n = len(texts)
+    while n > 1 and sum(min(len(t), MIN_MEMORY_CHARS) for t in texts[:n]) > room:
+        n -= 1
+    texts, out = texts[:n], texts[:n]
+    left = room
+    for k, i in enumerate(sorted(range(n), key=lambda i: (len(texts[i]), i))):
+        share = left // (n - k)
+        if len(texts[i]) > share:
+            out[i] = gist(texts[i], query, max(share, MIN_MEMORY_CHARS))
+        left -= len(out[i])
+    return out
 
 
 def shorten(text: str, max_chars: int) -> str:
@@ -308,6 +453,8 @@ async def ask(lm: LanguageModel, step: Step, messages: Sequence[Message], answer
     try:
         got = await lm.complete_model(messages, answer, step.options(seed))
         return check(got), "ok"
-    except (InferenceError, AnswerRejected) as exc:
+    # a ValidationError here is raised by `check` rebuilding an answer it could not hold (a schema's bound
+    # the model's answer met but the checked form does not): that answer is unusable, not the run
+    except (InferenceError, AnswerRejected, ValidationError) as exc:
         log.debug("%s: no usable answer (%s: %s)", step.name, type(exc).__name__, exc)
         return check(fallback()), "fallback"  # the step's fallback counts itself

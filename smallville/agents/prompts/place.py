@@ -1,7 +1,8 @@
 """Where an action happens, and what it does to the object used.
 
 Owns the place-choice prompt, asked level by level down the resident's known address tree (sector, then
-arena, then object, as in Park et al. 2023), and the object-state prompt ("coffee machine: brewing coffee").
+arena, then object, as in Park et al. 2023), and the object-state prompt ("coffee machine: brewing coffee"),
+for one use or (`render_object_states`) for all the uses of a block's actions in one call.
 
 The options at each level are the resident's KNOWN addresses at call time (checked against the map by the
 caller), and the answer model is built from them: `choice` is a Literal of exactly those strings, so a
@@ -10,16 +11,16 @@ case, a typo, a part of the name; e.g. from a replay or a prompt-mode endpoint) 
 option and rejects what is not close to any. A level with one option needs no call (`only_option`).
 
 Prompt sizes: a choice ~40-90 tokens in (persona line, action, ~5-12 options), answer ~10-20; object state
-~45 tokens in, answer <= ~15.
+~45 tokens in, answer <= ~15; a block's object states ~50 + ~10 per use in, ~12 per use out.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, create_model
+from pydantic import BaseModel, Field, create_model
 
 from smallville.agents.prompts.common import (
     AnswerRejected,
@@ -29,6 +30,7 @@ from smallville.agents.prompts.common import (
     closest,
     count_fallback,
     has_words,
+    numbered,
     one_of,
     shorten,
 )
@@ -108,19 +110,74 @@ def render_object_state(name: str, action: str, thing: str) -> list[Message]:
                             f"In a few words, what is the {thing} doing or how is it now? (e.g. 'brewing coffee')")]
 
 
-def check_object_state(answer: ObjectState, thing: str) -> ObjectState:
-    """A few words of state, without a repeated 'the <thing> is' in front; rejected when wordless."""
-    text = clean_text(answer.state, 40)
+def _state(text: str, thing: str) -> str:
+    """A few words of state, without a repeated 'the <thing> is' in front ('' when wordless)."""
+    text = clean_text(text, 40)
     lower = text.lower()
     for prefix in (f"the {thing.lower()} is ", f"{thing.lower()} is ", f"the {thing.lower()}: ", f"{thing.lower()}: "):
         if lower.startswith(prefix):
             text = text[len(prefix):].strip()
             break
-    if not has_words(text):
+    return text.rstrip(".") if has_words(text) else ""
+
+
+def check_object_state(answer: ObjectState, thing: str) -> ObjectState:
+    """A few words of state, without a repeated 'the <thing> is' in front; rejected when wordless."""
+    text = _state(answer.state, thing)
+    if not text:
         raise AnswerRejected(OBJECT_STATE.name, f"no state in {answer.state!r}")
-    return ObjectState(state=text.rstrip("."))
+    return ObjectState(state=text)
 
 
 def fallback_object_state(action: str = "", reason: str = "") -> ObjectState:
     count_fallback(OBJECT_STATE.name, reason or "generic state")
     return ObjectState(state="in use" if action else "idle")
+
+
+# -- the object states of a block's actions, in one call ------------------------------------------------
+
+#: What an object shows when its state is not asked (the economy profile) or could not be had.
+IN_USE = "in use"
+Uses = Sequence[tuple[str, str]]  # (action, the object's kind)
+
+
+class ObjectStates(BaseModel):
+    states: list[bounded_text(40)]  # type: ignore[valid-type]
+
+
+@lru_cache(maxsize=32)
+def states_model(n: int) -> type[ObjectStates]:
+    """Exactly n states (built once per n)."""
+    if n < 1:
+        raise ValueError("object states need at least one use")
+    # an annotation built at run time (see `common.one_of`)
+    states: Any = list[bounded_text(40)]  # type: ignore[misc]
+    return create_model("ObjectStates", __base__=ObjectStates, states=(states, Field(min_length=n, max_length=n)))
+
+
+def states_step(n: int) -> Step:
+    """The call settings for n states: room for each and the JSON around them."""
+    return Step(OBJECT_STATE.name, max_tokens=16 + 14 * n, temperature=OBJECT_STATE.temperature)
+
+
+def render_object_states(name: str, uses: Uses) -> list[Message]:
+    """What each object shows while `name` uses it for an action (the paper's object state, one call a block)."""
+    listed = numbered([f"{shorten(action, 80)} (the {thing})" for action, thing in uses], None)
+    return [Message("user", f"{name} is about to do these things, each with the thing named:\n{listed}\n"
+                            f"In a few words each, what does the thing show while {name} uses it (e.g. 'brewing "
+                            f"coffee' for a coffee machine)? One per line, in order.")]
+
+
+def check_object_states(answer: ObjectStates, uses: Uses) -> ObjectStates:
+    """One state per use, each as `check_object_state` keeps it; a missing or wordless one is `IN_USE`;
+    rejected when none has words."""
+    got = [_state(str(s), thing) for s, (_, thing) in zip(answer.states, uses, strict=False)]
+    if not any(got):
+        raise AnswerRejected(OBJECT_STATE.name, "no state has words")
+    got += [""] * (len(uses) - len(got))
+    return states_model(len(uses))(states=[s or IN_USE for s in got])
+
+
+def fallback_object_states(uses: Uses, reason: str = "") -> ObjectStates:
+    count_fallback(OBJECT_STATE.name, reason or "in use")
+    return states_model(len(uses))(states=[IN_USE] * len(uses))

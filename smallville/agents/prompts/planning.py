@@ -8,6 +8,11 @@ Day minutes count from the waking day's midnight, so a 00:30 bedtime is 24*60+30
 
 Re-planning after a reaction is the hourly step again with `start` = now and the reason in `event`.
 
+What the resident has agreed to do today (`agreed`: (day minute or None, what), read by
+`smallville.agents.agenda` from its own intentions) is shown to the day plan and the hourly schedule, to be
+kept at its time; closed, it is offered first at its time. The morning's status (the paper's revised
+"currently", `status`) and the decision to react to something seen (`reaction`) are here too.
+
 Two ways to ask for the day plan and the hourly schedule (`choices`, see `common.Choices`):
 - `open`: the model writes times and activities (a capable model plans freely; the check sorts, clips and
   tiles what it wrote);
@@ -47,6 +52,7 @@ from smallville.agents.prompts.common import (
     count_fallback,
     day_minute,
     has_words,
+    numbered,
     one_of,
     persona,
     plain_words,
@@ -58,6 +64,8 @@ from smallville.world.residents import Resident
 DAILY = Step("daily_plan", max_tokens=320)
 HOURLY = Step("hourly_schedule", max_tokens=400)
 DECOMPOSE = Step("decompose", max_tokens=300)
+STATUS = Step("status", max_tokens=220, temperature=0.5)
+REACTION = Step("reaction", max_tokens=72, temperature=0.3)
 # Closed: a pick per time is ~10-20 tokens. A low temperature keeps the pick to what the prompt makes
 # likely (a 135M model's second choice is often the odd one), no penalty (the options share words).
 DAILY_CHOICE = Step("daily_plan", max_tokens=220, temperature=0.3, frequency_penalty=0.0)
@@ -135,14 +143,32 @@ class DayPlan(BaseModel):
     chunks: list[PlanChunk] = Field(min_length=5, max_length=8)
 
 
-def render_daily(resident: Resident, day: str, yesterday: str = "", notes: Sequence[str] = ()) -> list[Message]:
-    """`day` e.g. 'Tuesday February 14'; `yesterday` a one-line summary; `notes` a few retrieved memories
-    that bear on today (an invitation, a promise) - at most 5 are used."""
+Agreed = Sequence[tuple[int | None, str]]  # what the resident agreed to do today: (day minute or None, what)
+
+
+def agreed_lines(agreed: Agreed, max_chars: int = 140) -> str:
+    """'Agreed for today...' and one '- 17:00 what' line each ('' when nothing is agreed)."""
+    if not agreed:
+        return ""
+    return "Agreed for today, keep each at its time:\n" + "\n".join(
+        f"- {clock(m) + ' ' if m is not None else ''}{shorten(what, max_chars)}" for m, what in agreed)
+
+
+def render_daily(resident: Resident, day: str, yesterday: str = "", notes: Sequence[str] = (),
+                 agreed: Agreed = (), status: str = "") -> list[Message]:
+    """`day` e.g. 'Tuesday February 14'; `yesterday` what happened yesterday, in a line; `notes` a few
+    retrieved memories that bear on today (an invitation, a promise), already fitted to the prompt's memory
+    budget by the caller (`fit_memories`: their point kept, never cut here) - at most 5 are used; `agreed` what the
+    resident agreed to do today; `status` the morning's revised status."""
     user = [f"Today is {day}. {_hours(resident)}"]
+    if status:
+        user.append(f"Your status today: {shorten(status, 300)}")
     if yesterday:
         user.append(f"Yesterday: {shorten(yesterday, 200)}")
     if notes:
-        user.append("Keep in mind: " + "; ".join(shorten(n, 120) for n in notes[:5]))
+        user.append("Keep in mind: " + "; ".join(" ".join(n.split()) for n in notes[:5]))  # fitted by the caller
+    if agreed:
+        user.append(agreed_lines(agreed))
     user.append("Plan today in 5 to 8 broad parts, each with its start time (HH:MM), from waking to bed.")
     return [Message("system", persona(resident, lifestyle=True)), Message("user", "\n".join(user))]
 
@@ -269,25 +295,43 @@ def _asked(slots: Sequence[routine.Slot]) -> tuple[tuple[str, tuple[str, ...]], 
     return tuple((clock(s.minute), s.options) for s in slots if len(s.options) > 1)
 
 
-def day_choices(resident: Resident, notes: Sequence[str] = ()) -> tuple[routine.Slot, ...]:
+def _with_agreed(slots: Sequence[routine.Slot], resident: Resident, agreed: Agreed, begin: int,
+                 end: int, keep: int) -> tuple[routine.Slot, ...]:
+    """`slots` with what was agreed for a time in [begin, end) offered first at that time (a slot of its
+    own when none starts there; the slot before it then ends there)."""
+    out = {s.minute: s for s in slots}
+    for minute, what in agreed:
+        if minute is None or not begin <= minute < end:
+            continue
+        activity = routine.commitment_activity(what, resident)
+        base = out[minute].options if minute in out else routine.options_at(resident, minute)
+        out[minute] = routine.Slot(minute, tuple(dict.fromkeys([activity, *base]))[:keep])
+    return tuple(out[m] for m in sorted(out))
+
+
+def day_choices(resident: Resident, notes: Sequence[str] = (), agreed: Agreed = ()) -> tuple[routine.Slot, ...]:
     """The day plan's slots; a known place that today's notes name ("the party at Hobbs Cafe") is offered
-    from the afternoon on, last (it is there to pick, not pushed)."""
+    from the afternoon on, last (it is there to pick, not pushed); what was agreed for a time is offered
+    first at that time."""
     slots = tuple(routine.Slot(s.minute, s.options[:DAILY_OPTIONS]) for s in routine.day_slots(resident))
     known = {s for s, _ in [*resident.knows, *resident.haunts]} - {resident.home[0]}
     named = [s for s in sorted(known) if any(s.lower() in n.lower() for n in notes[:5])]
-    if not named:
-        return slots
-    return tuple(routine.Slot(s.minute, tuple(dict.fromkeys([*s.options, *(f"go to {p}" for p in named)])))
-                 if s.minute >= 14 * 60 and routine.WIND_DOWN not in s.options else s for s in slots)
+    if named:
+        slots = tuple(routine.Slot(s.minute, tuple(dict.fromkeys([*s.options, *(f"go to {p}" for p in named)])))
+                      if s.minute >= 14 * 60 and routine.WIND_DOWN not in s.options else s for s in slots)
+    return _with_agreed(slots, resident, agreed, resident.wake_minute + 30, resident.bed_minute - 60,
+                        DAILY_OPTIONS + 1)
 
 
 def render_daily_choice(resident: Resident, day: str, slots: Sequence[routine.Slot], yesterday: str = "",
-                        notes: Sequence[str] = ()) -> list[Message]:
+                        notes: Sequence[str] = (), agreed: Agreed = ()) -> list[Message]:
     user = [f"Today is {day}. {_hours(resident)}"]
     if yesterday:
         user.append(f"Yesterday: {shorten(yesterday, 160)}")
     if notes:
-        user.append("Keep in mind: " + "; ".join(shorten(n, 100) for n in notes[:3]))
+        user.append("Keep in mind: " + "; ".join(" ".join(n.split()) for n in notes[:3]))  # fitted by the caller
+    if agreed:
+        user.append(agreed_lines(agreed, 100))
     user.append(f"At {resident.wake} you {routine.WAKE_UP}. What do you do next at each of these times? "
                 "Pick one activity for each:")
     user.append(_choice_lines(slots))
@@ -308,11 +352,12 @@ def fallback_daily_choice(resident: Resident, slots: Sequence[routine.Slot], rea
     return model.model_validate({key: options[0] for key, options in _asked(slots)})
 
 
-def hourly_choices(resident: Resident, plan: Schedule, start: int | None = None, event: str = ""
-                   ) -> tuple[routine.Slot, ...]:
+def hourly_choices(resident: Resident, plan: Schedule, start: int | None = None, event: str = "",
+                   agreed: Agreed = ()) -> tuple[routine.Slot, ...]:
     """The hourly blocks from `start` (default waking) to bed: each part of the plan cut into blocks of at
     most `HOURLY_BLOCK` minutes (on the half hour), each offering the part's own activity first, then what
-    else fits the time (`routine.options_at`). A re-plan's first block offers what came up first."""
+    else fits the time (`routine.options_at`). A re-plan's first block offers what came up first; what was
+    agreed for a later time today is offered first at that time."""
     begin = resident.wake_minute if start is None else start
     bed = resident.bed_minute
     slots: list[routine.Slot] = []
@@ -331,19 +376,27 @@ def hourly_choices(resident: Resident, plan: Schedule, start: int | None = None,
         slots.insert(0, routine.Slot(begin, routine.options_at(resident, begin)[:HOURLY_OPTIONS]))
     if event and (came := clean_text(event, 60)) and has_words(came):
         slots[0] = routine.Slot(begin, tuple(dict.fromkeys([came, *slots[0].options]))[:HOURLY_OPTIONS])
-    while len(slots) > 12:  # a very long day: the two shortest neighbours become one block
-        i = min(range(len(slots) - 1), key=lambda j: slots[j + 1].minute - slots[j].minute + (
-            (slots[j + 2].minute if j + 2 < len(slots) else bed) - slots[j + 1].minute))
+    slots = list(_with_agreed(slots, resident, [(m, w) for m, w in agreed if m is not None and m > begin],
+                              begin + 1, bed, HOURLY_OPTIONS))
+    fixed = {m for m, _ in agreed if m is not None}
+    while len(slots) > 12:  # a very long day: the two shortest neighbours become one block (never an agreed one)
+        i = min((j for j in range(len(slots) - 1) if slots[j + 1].minute not in fixed),
+                key=lambda j: slots[j + 1].minute - slots[j].minute + (
+                    (slots[j + 2].minute if j + 2 < len(slots) else bed) - slots[j + 1].minute), default=None)
+        if i is None:
+            break
         del slots[i + 1]
     return tuple(slots)
 
 
 def render_hourly_choice(resident: Resident, plan: Schedule, slots: Sequence[routine.Slot],
-                         event: str = "") -> list[Message]:
+                         event: str = "", agreed: Agreed = ()) -> list[Message]:
     begin = slots[0].minute
     user = []
     if event:
         user.append(f"It is {clock(begin)}. Something came up: {shorten(event, 160)}.")
+    if agreed:
+        user.append(agreed_lines(agreed, 100))
     # the plan itself is not listed: each block's first option is the plan's part (or what came up)
     user.append("Your day in blocks; the first option of each is what you planned" + (" (or what came up)" if event
                 else "") + ". Pick what you do in each block:")
@@ -367,27 +420,27 @@ def fallback_hourly_choice(resident: Resident, slots: Sequence[routine.Slot], re
 
 
 def daily(resident: Resident, day: str, yesterday: str = "", notes: Sequence[str] = (),
-          choices: Choices = "open") -> Prompt[Any, Schedule]:
+          choices: Choices = "open", agreed: Agreed = (), status: str = "") -> Prompt[Any, Schedule]:
     """The day plan's call (see the module docstring for `choices`)."""
     if choices == "closed":
-        slots = day_choices(resident, notes)
-        return Prompt(DAILY_CHOICE, render_daily_choice(resident, day, slots, yesterday, notes),
+        slots = day_choices(resident, notes, agreed)
+        return Prompt(DAILY_CHOICE, render_daily_choice(resident, day, slots, yesterday, notes, agreed),
                       choice_model("DayChoices", _asked(slots)),
                       lambda a: check_daily_choice(a, resident, slots), lambda: fallback_daily_choice(resident, slots))
-    return Prompt(DAILY, render_daily(resident, day, yesterday, notes), DayPlan, lambda a: check_daily(a, resident),
-                  lambda: fallback_daily(resident))
+    return Prompt(DAILY, render_daily(resident, day, yesterday, notes, agreed, status), DayPlan,
+                  lambda a: check_daily(a, resident), lambda: fallback_daily(resident))
 
 
 def hourly(resident: Resident, plan: Schedule, start: int | None = None, event: str = "",
-           choices: Choices = "open") -> Prompt[Any, Schedule]:
+           choices: Choices = "open", agreed: Agreed = ()) -> Prompt[Any, Schedule]:
     """The hourly schedule's call (also the re-plan from `start` because of `event`)."""
     if choices == "closed":
-        slots = hourly_choices(resident, plan, start, event)
-        return Prompt(HOURLY_CHOICE, render_hourly_choice(resident, plan, slots, event),
+        slots = hourly_choices(resident, plan, start, event, agreed)
+        return Prompt(HOURLY_CHOICE, render_hourly_choice(resident, plan, slots, event, agreed),
                       choice_model("HourChoices", _asked(slots)),
                       lambda a: check_hourly_choice(a, resident, slots),
                       lambda: fallback_hourly_choice(resident, slots))
-    return Prompt(HOURLY, render_hourly(resident, plan, start, event), HourlySchedule,
+    return Prompt(HOURLY, render_hourly(resident, plan, start, event, agreed), HourlySchedule,
                   lambda a: check_hourly(a, resident, start), lambda: fallback_hourly(resident, plan, start))
 
 
@@ -434,13 +487,17 @@ class HourlySchedule(BaseModel):
     blocks: list[HourBlock] = Field(min_length=3, max_length=12)
 
 
-def render_hourly(resident: Resident, plan: Schedule, start: int | None = None, event: str = "") -> list[Message]:
+def render_hourly(resident: Resident, plan: Schedule, start: int | None = None, event: str = "",
+                  agreed: Agreed = ()) -> list[Message]:
     """Break the plan into blocks of about an hour from `start` (default: waking) to bed. With `event`
-    (something just perceived that calls for a reaction) this re-plans the rest of the day from now."""
+    (something just perceived that calls for a reaction) this re-plans the rest of the day from now;
+    `agreed`: what the resident agreed to do today, to keep at its time."""
     begin = resident.wake_minute if start is None else start
     user = [f"Your plan for today:\n{plan.lines()}"]
     if event:
         user.append(f"It is {clock(begin)}. Something came up: {shorten(event, 160)}. Adjust the rest of today.")
+    if agreed:
+        user.append(agreed_lines(agreed))
     user.append(f"Write up to 12 blocks of one to four hours from {clock(begin)} to {resident.bed}: start (HH:MM), "
                 "minutes, and what you do.")
     return [Message("system", persona(resident)), Message("user", "\n".join(user))]
@@ -562,3 +619,72 @@ def fallback_decompose(block: Span, reason: str = "", *, plain: bool = False) ->
         words = " ".join(w[:20] for w in re.sub(r"[^A-Za-z0-9,.;:!?'()&\- ]", " ", text).split()[:8])
         return PlainActions.model_validate({"actions": [{"action": words or "carry on", "minutes": 15}] * n})
     return Actions(actions=[Action(action=text, minutes=15) for _ in range(n)])
+
+
+# -- the morning's status (the paper's revised "currently") ---------------------------------------------
+
+
+class Status(BaseModel):
+    currently: bounded_text(300)  # type: ignore[valid-type]
+    yesterday: bounded_text(200)  # type: ignore[valid-type]
+
+
+def render_status(resident: Resident, day: str, memories: Sequence[str]) -> list[Message]:
+    """The paper's morning in one call (its plan note, thought note and new "currently"): from what the
+    resident remembers about today's plans and recent events (`memories`, fitted by the caller), its
+    status for `day` and what happened yesterday that matters."""
+    name = resident.name
+    return [Message("system", persona(resident)),
+            Message("user", f"Statements from {name}'s memory:\n{numbered(memories, None)}\n"
+                            f"{name}'s status until now: {shorten(resident.currently, 300) or '-'}\n"
+                            f"It is now the morning of {day}. Given the statements, write {name}'s status for today "
+                            f"in the third person: what occupies {name} and anything scheduled (with date, time and "
+                            f"place where stated), in at most three sentences. Then, in one sentence, what happened "
+                            f"to {name} yesterday that matters today.")]
+
+
+def check_status(answer: Status) -> Status:
+    currently, yesterday = clean_text(answer.currently, 300), clean_text(answer.yesterday, 200)
+    if not has_words(currently) or len(currently.split()) < 3:
+        raise AnswerRejected(STATUS.name, f"no status in {answer.currently!r}")
+    return Status(currently=currently, yesterday=yesterday if has_words(yesterday) else "-")
+
+
+def fallback_status(resident: Resident, yesterday: str = "", reason: str = "") -> Status:
+    """The status as it was; yesterday as the caller read it from the memories (or nothing)."""
+    count_fallback(STATUS.name, reason or "status unchanged")
+    return Status(currently=clean_text(resident.currently, 300) or f"{resident.name} goes about the day",
+                  yesterday=clean_text(yesterday, 200) or "-")
+
+
+# -- reacting to what one sees --------------------------------------------------------------------------
+
+
+class ReactDecision(BaseModel):
+    react: Literal["yes", "no"]
+    what: bounded_text(80)  # type: ignore[valid-type]
+
+
+def render_reaction(resident: Resident, minute: int, doing: str, seen: str, memories: Sequence[str]) -> list[Message]:
+    """Whether to drop what one does for what one just saw (Park et al.: "should X react to the
+    observation, and if so, what would be an appropriate reaction?"). `memories` fitted by the caller."""
+    remembered = f"What you remember about it:\n{numbered(memories, None)}\n" if memories else ""
+    return [Message("system", persona(resident)),
+            Message("user", f"It is {clock(minute)}. You are {shorten(doing, 80)}. "
+                            f"You notice: {shorten(seen, 160)}.\n"
+                            f"{remembered}Should you stop what you are doing and react to it? Answer yes or no, and "
+                            f"what you would do instead (a few words; '-' for no).")]
+
+
+def check_reaction(answer: ReactDecision, seen: str) -> ReactDecision:
+    """A yes says what to do (else it is to see to what was seen); a no says nothing."""
+    if answer.react != "yes":
+        return ReactDecision(react="no", what="-")
+    what = clean_text(answer.what, 80)
+    return ReactDecision(react="yes", what=what if has_words(what) else clean_text(f"see to it: {seen}", 80))
+
+
+def fallback_reaction(reason: str = "") -> ReactDecision:
+    """Carry on (what one was doing was planned; a failed decision should not upset the day)."""
+    count_fallback(REACTION.name, reason or "carry on")
+    return ReactDecision(react="no", what="-")

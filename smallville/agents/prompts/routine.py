@@ -214,3 +214,34 @@ def day_slots(resident: Resident) -> tuple[Slot, ...]:
         drop = max(range(1, len(picked) - 1), key=lambda i: (-times[picked[i]], picked[i - 1] - picked[i]))
         del picked[drop]
     return tuple(Slot(t, options_at(resident, t)) for t in picked)
+
+
+# Events people go to: "the Valentine's Day party", "the kite festival" (the capitalised words before the
+# event's word are its name; one plain word before it says what kind: "kite", "town").
+_EVENT = re.compile(r"((?:[A-Z][\w'’]*\s+){0,3}(?:[a-z]+\s+)?(?i:party|festival|meeting|gathering|celebration|"
+                    r"concert|show|picnic|rally|debate|lecture|class|reading|game|dinner|lunch|breakfast|date|fair|"
+                    r"market|opening|event|election))\b")
+_NOT_A_KIND = _words("the a an my her his their our your to go will at of for and with on in this that")
+
+
+def commitment_activity(text: str, resident: Resident) -> str:
+    """What was agreed ("go to Isabella's Valentine's Day party at Hobbs Cafe on the 14th at 5 pm") as an
+    activity a closed plan can offer: "go to the <event> at <place>" when it names an event and a known
+    place, "go to <place>" or "go to the <event>" with one of them, else the text's head."""
+    places = {s for s, _ in [*resident.knows, *resident.haunts, resident.home,
+                             *([resident.workplace] if resident.workplace else [])]}
+    named = sorted((p for p in places if p.lower() in text.lower()), key=len, reverse=True)
+    place = "home" if named and named[0] == resident.home[0] else (named[0] if named else "")
+    event = _EVENT.search(text)
+    name = event.group(1).strip() if event else ""
+    words = name.split()
+    if len(words) > 1 and words[-2].islower() and words[-2] in _NOT_A_KIND:  # "to party": no kind
+        name = " ".join([*words[:-2], words[-1]])
+    # "Isabella's party" takes no article; "Valentine's Day party" does (a day's name, not a host's)
+    what = name if re.match(r"\w+['’]s (?!Day\b)", name) else f"the {name}" if name else ""
+    if what and place:
+        return _cut(f"go to {what} at {place}", _LONGEST + 12)
+    if place or what:
+        return _cut(f"go to {place or what}", _LONGEST + 12)
+    head = re.split(r"\b(?:on|at|from|tomorrow|today|tonight)\b", text, maxsplit=1)[0]
+    return _cut(head.strip(" ,.;:") or text) or "keep an appointment"
