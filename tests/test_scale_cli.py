@@ -100,23 +100,27 @@ def test_a_command_on_workers_leaves_no_ray_process_when_it_ends(on_workers: tup
 
 def test_ctrl_c_stops_the_workers_leaves_no_ray_process_and_the_game_resumes(
         tmp_path: Path, on_workers: tuple[Path, Path, str, str]) -> None:
-    cfg, whole, _, _ = on_workers
+    _, whole, _, _ = on_workers
     mark = uuid.uuid4().hex
     out = tmp_path / "stopped"
-    proc = _start(["game", "guess", "--config", str(cfg), "--out", str(out), "--workers", "2", "--no-progress"],
-                  mark)
-    calls = out / "seed-0" / "calls.jsonl"
-    deadline = time.monotonic() + 90
-    while not (calls.exists() and calls.read_bytes().count(b"\n") >= PLAYERS // 3):
-        assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read() if proc.stderr else ""
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGINT)  # to the command alone, as a supervisor would
-    _, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == 130, stderr
-    assert f"stopped; continue with: smallville game resume {out}" in stderr
-    _none_left(mark)
-    # the save goes on, here in one process, to the bytes of the game never stopped
-    done = run_cli("game", "resume", str(out), "--workers", "1", "--no-progress")
+    # The same answers, slower: against the module's 50 ms server the whole game takes about a second, and
+    # it could end before the Ctrl-C was acted on (exit 0, a failed test that says nothing of the stop).
+    with FakeServerProcess(latency_s=0.5, answers=standin.answer) as slow:
+        cfg = _game(tmp_path, slow.port)
+        proc = _start(["game", "guess", "--config", str(cfg), "--out", str(out), "--workers", "2", "--no-progress"],
+                      mark)
+        calls = out / "seed-0" / "calls.jsonl"
+        deadline = time.monotonic() + 90
+        while not (calls.exists() and calls.read_bytes().count(b"\n") >= PLAYERS // 10):
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read() if proc.stderr else ""
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGINT)  # to the command alone, as a supervisor would
+        _, stderr = proc.communicate(timeout=60)
+        assert proc.returncode == 130, stderr
+        assert f"stopped; continue with: smallville game resume {out}" in stderr
+        _none_left(mark)
+        # the save goes on, here in one process, to the bytes of the game never stopped
+        done = run_cli("game", "resume", str(out), "--workers", "1", "--no-progress")
     assert done.returncode == 0, done.stderr
     assert sha(out / "seed-0" / "answers.jsonl") == sha(whole / "seed-0" / "answers.jsonl")
 
