@@ -111,8 +111,10 @@ def test_a_broken_model_file_fails_fast_with_the_servers_words(tmp_path: Path) -
     srv.log_path.unlink()
 
 
+# Python's own Ctrl-C first: a test run started in the background by a script inherits SIGINT ignored.
 CHILD = """
-import sys, time
+import signal, sys, time
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from smallville.inference.local import EmbeddedServer
 srv = EmbeddedServer(announce=None).start()
 print(srv.pid, srv.log_path, flush=True)

@@ -114,9 +114,16 @@ def cmd_guess(args: argparse.Namespace) -> int:
 def _play(out: Path, study: Any) -> int:
     """Run `study` (a start or a resume) and print its report; a model that cannot answer or a Ctrl-C ends it
     with one line saying how to go on."""
+    import signal
+    import threading
+
     from smallville.inference.base import InferenceError
     from smallville.scale.cluster import WorkerLost
 
+    # Ctrl-C (SIGINT) stops the game even where it was inherited as ignored (a command started in the
+    # background by a script: POSIX shells ignore SIGINT there), as the town's StopFlag takes it over too.
+    main = threading.current_thread() is threading.main_thread()  # signal() works only there
+    old = signal.signal(signal.SIGINT, signal.default_int_handler) if main else None
     try:
         report = study()
     except (InferenceError, WorkerLost) as exc:
@@ -124,6 +131,9 @@ def _play(out: Path, study: Any) -> int:
     except KeyboardInterrupt:
         print(f"stopped; continue with: smallville game resume {out}", file=sys.stderr)
         return 130
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, old)
     _print_report(out, report)
     return 0
 
