@@ -65,9 +65,15 @@ def _game(tmp_path: Path, port: int) -> Path:
                   port=port)
 
 
-def _start(args: list[str], mark: str) -> subprocess.Popen[str]:
+def _start(args: list[str], mark: str, sigint_ignored: bool = False) -> subprocess.Popen[str]:
+    """`sigint_ignored`: started as a script's background job is (SIGINT inherited as ignored)."""
     env = {**os.environ, "SMALLVILLE_TEST_MARK": mark}
-    return subprocess.Popen([*MAIN, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def ignore_sigint() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    return subprocess.Popen([*MAIN, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=ignore_sigint if sigint_ignored else None)
 
 
 def _ray_seen(proc: subprocess.Popen[str], mark: str) -> bool:
@@ -107,8 +113,9 @@ def test_ctrl_c_stops_the_workers_leaves_no_ray_process_and_the_game_resumes(
     # it could end before the Ctrl-C was acted on (exit 0, a failed test that says nothing of the stop).
     with FakeServerProcess(latency_s=0.5, answers=standin.answer) as slow:
         cfg = _game(tmp_path, slow.port)
+        # started as a script's background job: the Ctrl-C a supervisor sends must stop it all the same
         proc = _start(["game", "guess", "--config", str(cfg), "--out", str(out), "--workers", "2", "--no-progress"],
-                      mark)
+                      mark, sigint_ignored=True)
         calls = out / "seed-0" / "calls.jsonl"
         deadline = time.monotonic() + 90
         while not (calls.exists() and calls.read_bytes().count(b"\n") >= PLAYERS // 10):
