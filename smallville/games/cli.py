@@ -132,7 +132,7 @@ def _play(out: Path, study: Any) -> int:
         print(f"stopped; continue with: smallville game resume {out}", file=sys.stderr)
         return 130
     finally:
-        if main:
+        if main and old is not None:  # None: a handler not set from Python, which cannot be put back
             signal.signal(signal.SIGINT, old)
     _print_report(out, report)
     return 0
