@@ -54,12 +54,12 @@ _CLOCK = re.compile(rf"\b(\d{{1,2}}):(\d\d)\s*{_MERIDIEM}?")
 _HOUR = re.compile(rf"\b(\d{{1,2}})\s*(?:{_MERIDIEM}|o'?clock)")
 _AT_HOUR = re.compile(r"\bat\s+(\d{1,2})\b(?![:\d])")
 _NOON = re.compile(r"\b(noon|midday)\b")
-# the lead-ins of a planning thought and of a re-plan's reason ("after talking with X: For my plans ...: ")
 #: Words a plan shares with any talk about it, which say nothing of what it is about.
 _COMMON = frozenset(("will", "going", "would", "with", "that", "this", "them", "they", "their", "there", "have",
                      "about", "after", "talking", "plans", "tomorrow", "today", "tonight"))
 _PLACE = re.compile(r"\b(?:at|in) (?:the )?[A-Z]")  # "at Hobbs Cafe", "in the Park": it says where
 _WHERE = re.compile(r"\b(?:at|in) (?:the )?[A-Z][\w'’]*(?: (?:of |and |for )?[A-Z][\w'’]*)*")
+# the lead-ins of a planning thought and of a re-plan's reason ("after talking with X: For my plans ...: ")
 _PREFIX = re.compile(r"^(?:(?:for my plans )?after (?:talking with|seeing that) [^:]+|for [^:]+'s planning):\s*",
                      re.I)
 

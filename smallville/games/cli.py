@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import argparse
 import math
+import signal
 import sys
+import threading
 from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn
@@ -114,9 +116,6 @@ def cmd_guess(args: argparse.Namespace) -> int:
 def _play(out: Path, study: Any) -> int:
     """Run `study` (a start or a resume) and print its report; a model that cannot answer or a Ctrl-C ends it
     with one line saying how to go on."""
-    import signal
-    import threading
-
     from smallville.inference.base import InferenceError
     from smallville.scale.cluster import WorkerLost
 
