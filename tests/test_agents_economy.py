@@ -78,7 +78,15 @@ def test_the_loop_with_the_economy_profile(tmp_path: Path, small_town, embedder)
     assert talks and max(e["lines"] for e in talks) <= ECONOMY["talk_turns"]
     assert events(lean, "reflect") and events(lean, "act")
     assert 0 < calls(lean) < calls(full)
-    assert '"purpose": "place"' not in (lean / "calls.jsonl").read_text(encoding="utf-8")
+    asked = (lean / "calls.jsonl").read_text(encoding="utf-8")
+    assert '"purpose": "place"' not in asked and '"purpose": "decompose' not in asked
+    assert '"purpose": "decompose' in (full / "calls.jsonl").read_text(encoding="utf-8")
+    # sights are routine without a call; the full loop asks the model, which rates some of them otherwise
+    sights = [e["importance"] for e in events(lean, "memory") if e["tag"] == "observation"]
+    assert sights and set(sights) == {2}
+    assert {e["importance"] for e in events(full, "memory") if e["tag"] == "observation"} != {2}
+    rated = [e for e in events(lean, "memory") if e["tag"] not in ("observation", "conversation", "reflection")]
+    assert rated and {e["importance"] for e in rated} != {2}, "the profile stopped rating thoughts and plans"
 
 
 def test_a_run_decides_once_and_a_resume_keeps_its_profile(tmp_path: Path, small_town, embedder) -> None:

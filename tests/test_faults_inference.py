@@ -397,7 +397,10 @@ def test_d_the_embedded_endpoint_gets_a_timeout_that_scales(monkeypatch):
 
     with servers(1, models=(local.MODEL_ALIAS,)) as (srv,):
         class Embedded:
-            base_url, model = srv.base_url, local.MODEL_ALIAS
+            base_url, model, port = srv.base_url, local.MODEL_ALIAS, 0
+
+            def __init__(self, **kw: object) -> None:
+                pass
 
             def __enter__(self) -> Embedded:
                 return self

@@ -91,6 +91,56 @@ def test_it_tells_the_user_which_model_serves_and_how_to_change_it(server: Embed
     assert server.likely_first, "the server's child did not install the likely-first grammar check"
 
 
+def test_a_run_asks_two_servers_side_by_side_and_both_stop_with_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two one-thread servers (the default on 2 cores or more): both answer, the pool spreads concurrent calls
+    over them, one banner names both, and leaving the run stops both."""
+    import asyncio
+    import contextlib
+
+    from smallville.inference.accounting import Accounting
+    from smallville.inference.base import CallOptions, Message
+    from smallville.inference.local import default_servers, default_threads, embedded_endpoints, start_servers
+    from smallville.inference.pool import ServerPool
+    from smallville.inference.settings import InferenceSettings
+
+    monkeypatch.delenv("SMALLVILLE_LLAMA_SERVERS", raising=False)
+    monkeypatch.delenv("SMALLVILLE_LLAMA_THREADS", raising=False)
+    assert default_servers() == (2 if len(os.sched_getaffinity(0)) >= 2 else 1)
+    lines: list[str] = []
+    accounting = Accounting()
+    with contextlib.ExitStack() as stack:
+        servers = start_servers(stack, 2, announce=lines.append)
+        assert len({srv.port for srv in servers}) == 2
+        assert all(srv.threads == default_threads(2) == max(1, (len(os.sched_getaffinity(0)) - 1) // 2)
+                   for srv in servers)
+        (line,) = lines
+        assert all(f"127.0.0.1:{srv.port}" in line for srv in servers) and "2 servers" in line
+
+        async def ask_four() -> list[str]:
+            async with ServerPool(InferenceSettings(endpoints=embedded_endpoints(servers)), accounting) as pool:
+                chat = [Message("user", "Name a fruit.")]
+                return list(await asyncio.gather(*(pool.complete_text(chat, CallOptions("talk", max_tokens=8, seed=i))
+                                                   for i in range(4))))
+
+        answers = asyncio.run(ask_four())
+        pids = [srv.pid for srv in servers]
+    assert len(answers) == 4 and all(a.strip() for a in answers)
+    used = accounting.snapshot()["by_endpoint"]
+    assert sorted(used) == ["embedded", "embedded-2"] and all(e["requests"] == 2 for e in used.values())
+    assert all(pid is not None and wait_gone(pid, 5) for pid in pids)
+
+
+def test_the_number_of_servers_and_threads_can_be_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    from smallville.inference.local import default_servers, default_threads
+
+    monkeypatch.setenv("SMALLVILLE_LLAMA_SERVERS", "3")
+    monkeypatch.setenv("SMALLVILLE_LLAMA_THREADS", "2")
+    assert default_servers() == 3 and default_threads(3) == 2
+    for odd in ("0", "-1", "nan", "lots", "1e9"):
+        monkeypatch.setenv("SMALLVILLE_LLAMA_SERVERS", odd)
+        assert default_servers() == (2 if len(os.sched_getaffinity(0)) >= 2 else 1)
+
+
 def test_it_is_reachable_only_on_loopback(server: EmbeddedServer) -> None:
     listening = Path("/proc/net/tcp").read_text().splitlines()[1:]
     port_hex = f"{server.port:04X}"

@@ -191,8 +191,8 @@ async def choose_objects(ctx: Context, trace: Trace, arena: Arena, actions: list
 
 
 async def prepare_block(ctx: Context, trace: Trace, inp: BlockInput) -> BlockResult:
-    """The block's actions with their places: decomposition (skipped for short blocks and sleep) and the
-    place choice run concurrently."""
+    """The block's actions with their places: decomposition (skipped for short blocks, sleep, and where
+    `decompose` is off) and the place choice run concurrently."""
     r, block = inp.resident, inp.block
     asleep = any(w in block.activity.lower() for w in _ASLEEP)
 
@@ -201,6 +201,8 @@ async def prepare_block(ctx: Context, trace: Trace, inp: BlockInput) -> BlockRes
             return Schedule((block,))
         if (fixed := planning.fixed_steps(block, ctx.settings.choices)) is not None:
             return fixed
+        if not ctx.settings.decompose:
+            return Schedule((block,))
         if (again := inp.steps_memo.get(steps_key(block))) is not None:
             return Schedule(tuple(Span(block.start + int(off), int(n), str(a)) for off, n, a in again))
         p = planning.decompose(r, block, inp.before, inp.after, ctx.settings.choices)

@@ -61,6 +61,11 @@ class AgentSettings(BaseModel):
     place_by: Literal["model", "embedding"] = Field(
         "model", description="how a block's arena is chosen when its activity names no known place: a model call "
                              "over the known arenas, or the arena whose name is nearest by embedding")
+    rate_sights: Literal["model", "fixed"] = Field(
+        "model", description="how sights (of others, of objects in use, of one's own action) are rated: by the model "
+                             "with the rest of the new memories, or all as routine (2) with no call")
+    decompose: bool = Field(True, description="split each block of the hourly schedule into steps of 5-15 minutes (one "
+                                              "call per new activity); off: the block is one step")
     rate_every_minutes: int = Field(120, ge=5, le=1440, description="game minutes between ratings of a resident's "
                                                                     "unrated talk and thoughts (12 rated at once "
                                                                     "start a rating sooner)")
@@ -107,6 +112,9 @@ class AgentSettings(BaseModel):
 #:   (a 500-token prompt to a 135M model costs more than its answer);
 #: - closed choices: plans picked from the persona's activities for fixed times, lines in plain words (the
 #:   135M model's own plans were out of order and made of no activity at all: docs/benchmarks.md);
+#: - sights rated as routine (2) without a call: the 135M model's scores for a list of sights are the list's
+#:   own numbers, 1, 2, 3 ... (a fifth of its calls went to it, and the counting set off reflections);
+#: - no decomposition of a block into 5-15 minute steps: its steps were "add", "update" (a tenth of its calls);
 #: - fewer memories per prompt (the k's, and 600 tokens of them at most): a 135M model's context is 8k
 #:   tokens, every prompt token costs CPU time, and it uses little of a long list anyway;
 #: - one reflection question with up to 3 insights (two calls, as before the paper's 3 x 5);
@@ -134,4 +142,6 @@ ECONOMY: dict[str, Any] = {
     "react_importance": 11,
     "revise_currently": False,
     "object_states": "fixed",
+    "rate_sights": "fixed",
+    "decompose": False,
 }

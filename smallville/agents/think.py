@@ -134,8 +134,12 @@ async def rate(ctx: Context, trace: Trace, name: str, items: list[NewMemory],
                known: dict[str, int] | None = None) -> list[NewMemory]:
     """Importance for each new memory (one call per 12, concurrently) and its embedding: the memories
     ready to be stored. `known`: scores this resident already gave to the very same texts (the same
-    sight again, 'Klaus is reading' twice, is as important as it was: no call)."""
-    known = known or {}
+    sight again, 'Klaus is reading' twice, is as important as it was: no call); sights are routine with
+    no call where `rate_sights` is fixed."""
+    known = dict(known or {})
+    if ctx.settings.rate_sights == "fixed":
+        known.update((m.description, importance.ROUTINE_SCORE) for m in items
+                     if m.tag == "observation" and m.description not in known)
     texts = [m.description for m in items]
     fresh = list(dict.fromkeys(t for t in texts if t not in known))
     batches = [fresh[i:i + importance.MAX_BATCH] for i in range(0, len(fresh), importance.MAX_BATCH)]

@@ -255,11 +255,9 @@ def _group_inference(settings: GameFile, override: Override, stack: contextlib.E
     if override is not None or not scale.uses_ray or not inference.uses_embedded_server:
         return inference
     _refuse_embedded_on_cluster(settings, override)
-    from smallville.games.models import embedded_endpoint
-    from smallville.inference.local import EmbeddedServer
+    from smallville.inference.local import embedded_endpoints, start_servers
 
-    server = stack.enter_context(EmbeddedServer())
-    return inference.model_copy(update={"endpoints": [embedded_endpoint(server)]})
+    return inference.model_copy(update={"endpoints": embedded_endpoints(start_servers(stack))})
 
 
 async def _play_all(out: Path, settings: GameFile, seeds: list[int], *, progress: bool, override: Override,

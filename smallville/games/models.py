@@ -81,16 +81,6 @@ class ModelGroups:
         return {name: g.accounting.snapshot() for name, g in sorted(self.groups.items())}
 
 
-def embedded_endpoint(server: Any) -> EndpointSettings:
-    """The endpoint of a running `EmbeddedServer` (one request at a time, the embedded model's timeouts)."""
-    from smallville.inference.local import EMBEDDED_TIMEOUT_PER_TOKEN_S, EMBEDDED_TIMEOUT_S, STRUCTURED_MODE
-
-    return EndpointSettings.model_validate({
-        "name": "embedded", "base_url": server.base_url, "model": server.model, "api_key_env": "SMALLVILLE_NO_KEY",
-        "max_concurrency": 1, "structured": STRUCTURED_MODE, "timeout_s": EMBEDDED_TIMEOUT_S,
-        "timeout_per_token_s": EMBEDDED_TIMEOUT_PER_TOKEN_S})
-
-
 def _group_settings(inference: InferenceSettings, endpoints: list[EndpointSettings],
                     cfg: GuessSettings) -> InferenceSettings:
     # the game's own re-ask count: the pool's structured loop is where an invalid answer is asked again
@@ -117,10 +107,9 @@ async def open_models(inference: InferenceSettings, cfg: GuessSettings, *,
             return
         plans: list[tuple[str, list[EndpointSettings]]]
         if inference.uses_embedded_server:
-            from smallville.inference.local import EmbeddedServer
+            from smallville.inference.local import embedded_endpoints, start_servers
 
-            server = stack.enter_context(EmbeddedServer())
-            plans = [(DEFAULT_GROUP, [embedded_endpoint(server)])]
+            plans = [(DEFAULT_GROUP, embedded_endpoints(start_servers(stack)))]
         elif cfg.models:
             by_name = {e.name: e for e in inference.endpoints}
             plans = [(g.name, [by_name[n] for n in g.endpoints]) for g in cfg.models]

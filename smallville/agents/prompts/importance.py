@@ -23,6 +23,8 @@ from smallville.inference.base import Message
 STEP = Step("importance", max_tokens=64, temperature=0.2)  # for a full batch; `step_for(n)` for n
 #: The original code's rating when the model's answer could not be used.
 DEFAULT_SCORE = 4
+#: A sight's score where sights are not rated by the model (`AgentSettings.rate_sights`): routine.
+ROUTINE_SCORE = 2
 #: The most memories one call rates (longer lists are split by the caller into several calls).
 MAX_BATCH = 12
 
