@@ -70,8 +70,9 @@ def test_the_loop_with_the_economy_profile(tmp_path: Path, small_town, embedder)
     run(settings, full, 16, lm=ScriptedModel(), embedder=embedder)
     # open choices in both: the scripted model's answers (and so who meets whom) follow its prompts, and the
     # closed ones would change the day itself; this compares how often the two think
-    run(agent_settings(small_town, economy="on", choices="open", talk_cooldown_minutes=30), lean, 16,
-        lm=ScriptedModel(), embedder=embedder)
+    # (the profile's reflection at 300 takes longer than these 16 hours in the small town: 150 as the full loop)
+    run(agent_settings(small_town, economy="on", choices="open", talk_cooldown_minutes=30, reflection_threshold=150),
+        lean, 16, lm=ScriptedModel(), embedder=embedder)
     assert [e for e in events(full, "plan", level="hourly") if e["reason"]]
     assert not [e for e in events(lean, "plan", level="hourly") if e["reason"]], "a talk re-planned the day"
     talks = [e for e in events(lean, "converse") if e["lines"]]

@@ -311,7 +311,7 @@ def render_digest(resident: Resident, other: str, lines: Sequence[tuple[str, str
     `closed`: the memo is a line picked, not written."""
     user = [f"It is {situation}. You just talked with {other}:",
             "\n".join(f"{who}: {' '.join(line.split())}" for who, line in lines)]
-    if plans:
+    if plans and not closed:  # closed: a small model's plan line is its persona's (and a sixth of the prompt)
         user.append(f"Your plans for today: {shorten(plans, 240)}")
     user.append(f"Give {_MEMO_CLOSED if closed else _MEMO_OPEN}. Then plan: what you will do about it (go "
                 "somewhere at a time, tell someone, bring something), or that nothing changes; when: whether that "
