@@ -498,3 +498,29 @@ def test_d_the_embedded_model_leaves_a_core_to_the_town(monkeypatch):
     assert default_threads() == 3
     monkeypatch.setenv("SMALLVILLE_LLAMA_THREADS", "lots")
     assert default_threads() == max(1, len(os.sched_getaffinity(0)) - 1)
+
+
+def test_d_two_embedded_servers_where_there_are_two_cores(monkeypatch, caplog):
+    """Each embedded server answers one request at a time: two side by side on 2 cores or more, each with its
+    share of the cores less one (at least one thread); both numbers can be set, and an odd value is said in
+    the log and gives the default."""
+    import contextlib
+    import os
+
+    from smallville.inference.local import default_servers, default_threads, start_servers
+
+    cores = len(os.sched_getaffinity(0))
+    monkeypatch.delenv("SMALLVILLE_LLAMA_SERVERS", raising=False)
+    monkeypatch.delenv("SMALLVILLE_LLAMA_THREADS", raising=False)
+    assert default_servers() == (2 if cores >= 2 else 1)
+    assert default_threads(2) == max(1, (cores - 1) // 2) and default_threads(1) == max(1, cores - 1)
+    monkeypatch.setenv("SMALLVILLE_LLAMA_SERVERS", "3")
+    monkeypatch.setenv("SMALLVILLE_LLAMA_THREADS", "2")
+    assert default_servers() == 3 and default_threads(3) == 2  # threads per server
+    for odd in ("0", "-1", "nan", "inf", "lots", "1e9", "65", "\u00b2", " 2x"):
+        monkeypatch.setenv("SMALLVILLE_LLAMA_SERVERS", odd)
+        caplog.clear()
+        assert default_servers() == (2 if cores >= 2 else 1), odd
+        assert "SMALLVILLE_LLAMA_SERVERS" in caplog.text and "not a whole number" in caplog.text
+    with contextlib.ExitStack() as stack, pytest.raises(ValueError, match="at least one"):
+        start_servers(stack, 0)

@@ -99,13 +99,11 @@ def test_a_run_asks_two_servers_side_by_side_and_both_stop_with_it(monkeypatch: 
 
     from smallville.inference.accounting import Accounting
     from smallville.inference.base import CallOptions, Message
-    from smallville.inference.local import default_servers, default_threads, embedded_endpoints, start_servers
+    from smallville.inference.local import default_threads, embedded_endpoints, start_servers
     from smallville.inference.pool import ServerPool
     from smallville.inference.settings import InferenceSettings
 
-    monkeypatch.delenv("SMALLVILLE_LLAMA_SERVERS", raising=False)
     monkeypatch.delenv("SMALLVILLE_LLAMA_THREADS", raising=False)
-    assert default_servers() == (2 if len(os.sched_getaffinity(0)) >= 2 else 1)
     lines: list[str] = []
     accounting = Accounting()
     with contextlib.ExitStack() as stack:
@@ -128,17 +126,6 @@ def test_a_run_asks_two_servers_side_by_side_and_both_stop_with_it(monkeypatch: 
     used = accounting.snapshot()["by_endpoint"]
     assert sorted(used) == ["embedded", "embedded-2"] and all(e["requests"] == 2 for e in used.values())
     assert all(pid is not None and wait_gone(pid, 5) for pid in pids)
-
-
-def test_the_number_of_servers_and_threads_can_be_set(monkeypatch: pytest.MonkeyPatch) -> None:
-    from smallville.inference.local import default_servers, default_threads
-
-    monkeypatch.setenv("SMALLVILLE_LLAMA_SERVERS", "3")
-    monkeypatch.setenv("SMALLVILLE_LLAMA_THREADS", "2")
-    assert default_servers() == 3 and default_threads(3) == 2
-    for odd in ("0", "-1", "nan", "lots", "1e9"):
-        monkeypatch.setenv("SMALLVILLE_LLAMA_SERVERS", odd)
-        assert default_servers() == (2 if len(os.sched_getaffinity(0)) >= 2 else 1)
 
 
 def test_it_is_reachable_only_on_loopback(server: EmbeddedServer) -> None:

@@ -407,37 +407,3 @@ def test_the_chat_is_a_multi_turn_interview(tmp_path: Path, ville, embedder) -> 
     assert "Earlier in this interview" not in prompts[2]
     records = [json.loads(x) for x in (tmp_path / INTERVIEWS_FILE).read_text().splitlines()]
     assert [r["earlier"] for r in records] == [0, 1, 0]
-
-
-class _FirstLineEnds(Recording):
-    """The scripted model, but the first line of a talk ends it at once."""
-
-    async def complete_model(self, messages: Sequence[Message], answer_model: type[T], options: CallOptions) -> T:
-        got = await super().complete_model(messages, answer_model, options)
-        if "Start the conversation" in messages[-1].content and hasattr(got, "end"):
-            return got.model_copy(update={"end": True})
-        return got
-
-
-def test_the_first_line_may_decide_whether_to_talk(ville, embedder) -> None:
-    """`talk_decision = "first line"` (the economy profile): no yes/no call; the first line starts the talk,
-    and a first line that ends it at once is a decline, held back like one, with no talk to digest."""
-    town, residents = ville
-
-    def meet(lm: Recording) -> TalkResult:
-        klaus, maria = (_mind(town, residents, n, embedder.dim) for n in (KLAUS, MARIA))
-        ctx = _context(lm, embedder, town, talk_decision="first line")
-        return asyncio.run(converse.converse(ctx, Trace(900), converse.Meeting(
-            klaus, maria, "reading", "studying", "the Ville:Hobbs Cafe:cafe", 9 * 60)))
-
-    talks, ends = Recording(), _FirstLineEnds()
-    talked, declined = meet(talks), meet(ends)
-    assert talked.react == "yes" and talked.reason == converse.FIRST_LINE_REASON and len(talked.lines) >= 2
-    assert declined.react == "no" and declined.reason == converse.FIRST_LINE_DECLINED and declined.lines == []
-    assert not talks.sent("Reaction") and not ends.sent("Reaction") and len(ends.sent("Turn")) == 1
-    # the paper's way asks first
-    asked = Recording()
-    klaus, maria = (_mind(town, residents, n, embedder.dim) for n in (KLAUS, MARIA))
-    asyncio.run(converse.converse(_context(asked, embedder, town), Trace(900), converse.Meeting(
-        klaus, maria, "reading", "studying", "the Ville:Hobbs Cafe:cafe", 9 * 60)))
-    assert len(asked.sent("Reaction")) == 1

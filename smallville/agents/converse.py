@@ -2,8 +2,7 @@
 each side takes from it.
 
 Owns the conversation thought and the digest thought. The one who notices the other decides (the react
-step, grounded in what they remember about the other; or, with `talk_decision = "first line"`, by its first
-line: one that ends the talk at once is a no); on a yes the two take turns, each line written from
+step, grounded in what they remember about the other); on a yes the two take turns, each line written from
 the speaker's memories (what the last line brings to mind, what occupies them, what they recall of the
 other) and the last lines of the dialogue, until either ends it or the turn limit is reached.
 
@@ -35,9 +34,6 @@ from smallville.world.residents import Resident
 
 log = logging.getLogger(__name__)
 
-#: The reasons a talk decided by its first line gives (`talk_decision = "first line"`).
-FIRST_LINE_REASON = "spoke first"
-FIRST_LINE_DECLINED = "ended it at its first line"
 #: A transcript is kept whole up to this many characters (10 lines of at most 200 and their names).
 TRANSCRIPT_CHARS = 2400
 
@@ -67,22 +63,18 @@ async def converse(ctx: Context, trace: Trace, m: Meeting) -> TalkResult:
     """Whether the first spoke up and why, and the lines (none on a no)."""
     a, b = m.first, m.second
     s = ctx.settings
-    asked = s.talk_decision == "ask"
-    if asked:
-        seen = doing(b.name, m.second_doing) if m.second_doing else f"{b.name} is here"
-        about_b = f"{b.name}. {_relation(a, b.name)}"
-        remembered = await recall(ctx, trace, a, about_b, "react", k=s.retrieve_react)
-        decision = await ask(ctx, trace, a.name, social.REACT,
-                             social.render_react(a.resident, m.minute, m.first_doing or "going about your day",
-                                                 seen + ". You could start a conversation",
-                                                 a.stream.shown(h.memory for h in remembered), query=about_b,
-                                                 budget=_budget(ctx, social.REACT_MEMORY_TOKENS)),
-                             social.Reaction, social.check_react, social.fallback_react)
-        result = TalkResult(decision.react, decision.reason, [])
-        if decision.react != "yes":
-            return result
-    else:  # the first line decides: one that ends the talk at once is a no (see `AgentSettings.talk_decision`)
-        result = TalkResult("yes", FIRST_LINE_REASON, [])
+    seen = doing(b.name, m.second_doing) if m.second_doing else f"{b.name} is here"
+    about_b = f"{b.name}. {_relation(a, b.name)}"
+    remembered = await recall(ctx, trace, a, about_b, "react", k=s.retrieve_react)
+    decision = await ask(ctx, trace, a.name, social.REACT,
+                         social.render_react(a.resident, m.minute, m.first_doing or "going about your day",
+                                             seen + ". You could start a conversation",
+                                             a.stream.shown(h.memory for h in remembered), query=about_b,
+                                             budget=_budget(ctx, social.REACT_MEMORY_TOKENS)),
+                         social.Reaction, social.check_react, social.fallback_react)
+    result = TalkResult(decision.react, decision.reason, [])
+    if decision.react != "yes":
+        return result
     situation = f"at {place_label(m.where)}, {clock(m.minute)}" if m.where else f"outside, {clock(m.minute)}"
     transcript: list[tuple[str, str]] = []
     speakers = (a, b)
@@ -109,8 +101,6 @@ async def converse(ctx: Context, trace: Trace, m: Meeting) -> TalkResult:
                         memories=memories, situation=situation, max_turns=max_turns, choices=s.choices,
                         query=query, budget=_budget(ctx, social.TURN_MEMORY_TOKENS))
         line = await ask(ctx, trace, speaker.name, p.step, p.messages, p.answer, p.check, p.fallback, n=turn)
-        if line.end and turn == 0 and not asked:
-            return TalkResult("no", FIRST_LINE_DECLINED, [])
         transcript.append((speaker.name, line.utterance))
         result.lines.append((speaker.name, line.utterance, bool(line.end)))
         if line.end:

@@ -58,7 +58,7 @@ log = logging.getLogger(__name__)
 #: Game minutes between a thought's start and when it is needed, by kind: the longer, the more thoughts
 #: overlap (a run waits only for thoughts that are late). A talk's lines come this long after the two met
 #: (they stand talking from the moment they meet); a replan changes course this long after the thought.
-LEAD_MINUTES = {"rate": 10, "reflect": 15, "talk": 3, "digest": 5, "replan": 2, "react": 2}
+LEAD_MINUTES = {"rate": 10, "reflect": 15, "digest": 5, "replan": 2, "react": 2}  # a talk's: the settings
 #: Those due ticks are rounded up to a whole number of these game minutes, so that thoughts started at
 #: different moments fall due together and the run waits for them once (one wait per slot, not per thought).
 DUE_SLOT_MINUTES = 5
@@ -239,7 +239,8 @@ class GenerativeMind:
 
     def _due(self, t: int, kind: str) -> int:
         slot = self.ticks(DUE_SLOT_MINUTES)
-        return -(-(t + self.ticks(LEAD_MINUTES[kind])) // slot) * slot
+        lead = self.settings.talk_lead_minutes if kind == "talk" else LEAD_MINUTES[kind]
+        return -(-(t + self.ticks(lead)) // slot) * slot
 
     def _start(self, kind: str, who: str, t: int, due: int, inp: thoughts.Input, *,
                readers: tuple[str, ...] = (), data: dict[str, Any] | None = None) -> Job:

@@ -5,8 +5,8 @@ residents, how far they see and how many things they attend to, the retrieval we
 reflection threshold, and how conversations are bounded. Defaults are the paper's values where the paper
 gives one (weights 1/1/1, reflection at 150) and budget-minded ones elsewhere (documented per field).
 
-Also owns the economy profile: on the embedded model (one request at a time on two cores) a full day of
-the full loop takes about an hour and a half, so unless told otherwise (`economy = "off"`) that run
+Also owns the economy profile: on the embedded model (two one-thread servers on two cores) a full day of
+the full loop takes over an hour, so unless told otherwise (`economy = "off"`) that run
 thinks less often where it matters least (`ECONOMY`). Values a config sets explicitly always win.
 """
 
@@ -48,10 +48,9 @@ class AgentSettings(BaseModel):
     talk_turns: int = Field(10, ge=2, le=40, description="most utterances in one conversation (both speakers)")
     talk_cooldown_minutes: int = Field(
         120, ge=0, description="game minutes after a conversation before the same pair may talk again")
-    talk_decision: Literal["ask", "first line"] = Field(
-        "ask", description="how the one who notices another decides to talk: a yes or no grounded in what it "
-                           "remembers of them (the paper), or its first line (one that ends the talk at once is a "
-                           "no: a call fewer a talk)")
+    talk_lead_minutes: int = Field(
+        3, ge=1, le=60, description="game minutes a conversation may take to think before the run waits for it "
+                                    "(rounded up to 5); the two stand greeting each other meanwhile")
     decline_minutes: int = Field(
         30, ge=0, description="game minutes after a resident declined to talk to another before it may start a talk "
                               "with them (the other may start one at once: whoever notices the other decides)")
@@ -117,16 +116,16 @@ class AgentSettings(BaseModel):
 #: - closed choices: plans picked from the persona's activities for fixed times, lines in plain words (the
 #:   135M model's own plans were out of order and made of no activity at all: docs/benchmarks.md);
 #: - sights rated as routine (2) without a call: the 135M model's scores for a list of sights are the list's
-#:   own numbers, 1, 2, 3 ... (a fifth of its calls went to it, and the counting set off reflections);
-#: - the first line decides whether to talk (ending at once is a no) instead of a yes/no call first: the
-#:   135M model said yes to most of its talks, and the call was a fifth of an afternoon's;
+#:   own numbers, 1, 2, 3 ... (a sixth of its calls went to it, and the counting set off reflections);
+#: - a talk may think for 10 game minutes before the run waits for it, not 3: a talk is a chain of calls
+#:   that cannot overlap, and the whole town waited for each at its due tick while the second server idled;
 #: - no decomposition of a block into 5-15 minute steps: its steps were "add", "update" (a tenth of its calls);
 #: - fewer memories per prompt (the k's, and 600 tokens of them at most): a 135M model's context is 8k
 #:   tokens, every prompt token costs CPU time, and it uses little of a long list anyway;
 #: - reflection at a summed importance of 300, not 150: its digests rate nearly every talk 10, so its residents
 #:   reflected three or four times a game day (more than the paper's), each reflection two calls;
 #: - one reflection question with up to 3 insights (two calls, as before the paper's 3 x 5);
-#: - attention 3 (each thing seen is a memory to rate: importance was already a quarter of its calls);
+#: - attention 3 (each thing seen is a memory to embed and store, and to rate where sights are rated);
 #: - no decision to react to sights, no morning revision of `currently` (its status would replace the
 #:   persona's, which the closed choices read their activities from), objects show a fixed phrase.
 #: docs/agents.md lists each departure with what it costs the study.
@@ -152,6 +151,6 @@ ECONOMY: dict[str, Any] = {
     "object_states": "fixed",
     "rate_sights": "fixed",
     "decompose": False,
-    "talk_decision": "first line",
+    "talk_lead_minutes": 10,
     "reflection_threshold": 300,
 }

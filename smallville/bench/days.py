@@ -7,7 +7,7 @@
 - `calls_per_agent_day` and `tokens_per_agent_day` (prompt + completion) from that day's accounting; the
   fake server counts a token per 4 characters (the real server's counts are in the embedded day).
 - `embedded_day_minutes` (with `--embedded-day`, ~an hour): the same day on the embedded SmolLM2-135M
-  server on this machine, one request at a time, with its real token counts.
+  servers on this machine (one request at a time each), with their real token counts.
 
 Each day runs into a temporary save with the whole loop (checkpoints, recording) as `smallville run` does.
 """

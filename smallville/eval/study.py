@@ -121,7 +121,7 @@ def study(out: Path, settings: Settings, *, saves: list[Path] | None = None, see
     """Run (unless `saves` are given) and evaluate; write the report into `out`; return report.json's dict.
 
     `parallel` > 1 runs that many seeds side by side, each in a process of its own (for servers that take
-    many requests at once; on the embedded model each process starts its own server on the same cores).
+    many requests at once; on the embedded model each process starts its own servers on the same cores).
     `scale` (`ScaleSettings`) with more than one worker, or a cluster address, fans the seeds out over Ray."""
     from smallville.eval import report
 

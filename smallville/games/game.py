@@ -250,7 +250,7 @@ def _refuse_embedded_on_cluster(settings: GameFile, override: Override) -> None:
 
 def _group_inference(settings: GameFile, override: Override, stack: contextlib.ExitStack) -> InferenceSettings:
     """The inference settings the workers open their models with. More than one worker and no endpoint: the
-    embedded server is started here, once, and every worker on this machine asks it."""
+    embedded servers are started here, once, and every worker on this machine asks them."""
     inference, scale = settings.inference, settings.scale
     if override is not None or not scale.uses_ray or not inference.uses_embedded_server:
         return inference

@@ -131,7 +131,9 @@ def planned_concurrency(inference: InferenceSettings, cfg: GuessSettings, overri
     if override is not None:
         per = [cfg.concurrency or 1024] * max(1, len(cfg.models))
     elif inference.uses_embedded_server:
-        per = [1]
+        from smallville.inference.local import default_servers
+
+        per = [default_servers()]  # the servers `open_models` starts, one request each
     elif cfg.models:
         by_name = {e.name: e for e in inference.endpoints}
         per = [sum(by_name[n].max_concurrency for n in g.endpoints) for g in cfg.models]

@@ -110,18 +110,25 @@ def _cores() -> int:
         return os.cpu_count() or 1
 
 
-def _positive_env(name: str) -> int | None:
+def _positive_env(name: str, most: int = 64) -> int | None:
+    """A whole number 1..`most` from the environment, else None (a value set but not such a number is said so
+    in the log, once per read, and the default is used)."""
     asked = os.environ.get(name, "").strip()
-    return int(asked) if asked.isdigit() and 0 < int(asked) <= 64 else None
+    if asked.isascii() and asked.isdigit() and 0 < int(asked) <= most:
+        return int(asked)
+    if asked:
+        log.warning("%s=%r is not a whole number from 1 to %d: using the default", name, asked[:40], most)
+    return None
 
 
 def default_threads(servers: int = 1) -> int:
-    """Threads for each of `servers` embedded servers: `SMALLVILLE_LLAMA_THREADS`, else the cores this process
-    may use less one, shared among the servers (at least one each). The town's own process needs a core for
-    its embeddings and ticks, and llama.cpp's threads wait for each other at every layer: when one of them
-    shares its core with other work (the town, or whatever else keeps the machine busy), each token waits on
-    it. On 2 cores with one kept busy, two threads answered about 20 times slower than one (measured in
-    `docs/benchmarks.md`)."""
+    """Threads for each of `servers` embedded servers: `SMALLVILLE_LLAMA_THREADS` (per server), else the cores
+    this process may use less one, shared among the servers, and at least one each (on 2 cores: one each).
+    Few threads, because llama.cpp's threads wait for each other at every layer: when one of them shares its
+    core with other work (the town's embeddings and ticks, or whatever else keeps the machine busy), each
+    token waits on it. On 2 cores with one kept busy, one server of two threads answered about 20 times
+    slower than with one thread (measured in `docs/benchmarks.md`); a one-thread server sharing a core only
+    runs at that core's share."""
     return _positive_env("SMALLVILLE_LLAMA_THREADS") or max(1, (_cores() - 1) // max(1, servers))
 
 
@@ -130,7 +137,8 @@ def default_servers() -> int:
     may use two cores or more, one otherwise. A server answers one request at a time, and one thread per
     request is what a 135M model uses well: two one-thread servers on 2 cores ran the quick start's morning
     in 415 s where one server took about 600 s, or 486 s with two threads (docs/benchmarks.md); and a core
-    taken by other work slows the one server sharing it, not every token of both."""
+    taken by other work slows the one server sharing it, not every token of both. Live answers do not depend
+    on which server gives them (the same morning's event log was byte-identical with one server and two)."""
     return _positive_env("SMALLVILLE_LLAMA_SERVERS") or (2 if _cores() >= 2 else 1)
 
 
@@ -459,6 +467,8 @@ def start_servers(stack: contextlib.ExitStack[Any] | contextlib.AsyncExitStack[A
                   announce: Callable[[str], None] | None = _announce_stderr) -> list[EmbeddedServer]:
     """`count` embedded servers (`default_servers`), each with its share of the cores, started on `stack` (so
     they stop with it); one banner for all of them."""
+    if count is not None and count < 1:
+        raise ValueError(f"at least one embedded server, not {count}")
     n = count or default_servers()
     servers = [stack.enter_context(EmbeddedServer(threads=default_threads(n), announce=None)) for _ in range(n)]
     if announce is not None:

@@ -101,7 +101,9 @@ def _workers(settings: InferenceSettings, lm: LanguageModel | None) -> int:
     if lm is not None:
         return 8
     if settings.uses_embedded_server:
-        return 1
+        from smallville.inference.local import default_servers
+
+        return default_servers()  # the servers the models start, one request each
     return max(1, min(256, sum(e.max_concurrency for e in settings.endpoints)))
 
 
