@@ -6,7 +6,7 @@
   model (`smallville.testing.scripted`), so plans, places, talks and reflections happen as with a model.
 - `calls_per_agent_day` and `tokens_per_agent_day` (prompt + completion) from that day's accounting; the
   fake server counts a token per 4 characters (the real server's counts are in the embedded day).
-- `embedded_day_minutes` (with `--embedded-day`, ~an hour): the same day on the embedded SmolLM2-135M
+- `embedded_day_minutes` (with `--embedded-day`, ~25 minutes): the same day on the embedded SmolLM2-135M
   servers on this machine (one request at a time each), with their real token counts.
 
 Each day runs into a temporary save with the whole loop (checkpoints, recording) as `smallville run` does.
