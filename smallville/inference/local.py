@@ -137,8 +137,9 @@ def default_servers() -> int:
     may use two cores or more, one otherwise. A server answers one request at a time, and one thread per
     request is what a 135M model uses well: two one-thread servers on 2 cores ran the quick start's morning
     in 415 s where one server took about 600 s, or 486 s with two threads (docs/benchmarks.md); and a core
-    taken by other work slows the one server sharing it, not every token of both. Live answers do not depend
-    on which server gives them (the same morning's event log was byte-identical with one server and two)."""
+    taken by other work slows the one server sharing it, not every token of both. Which server answered did
+    not change the quick start's morning (its event log was byte-identical with one server and two), though
+    each server's cached prompt prefix can change a live answer by a token, as with one server."""
     return _positive_env("SMALLVILLE_LLAMA_SERVERS") or (2 if _cores() >= 2 else 1)
 
 
